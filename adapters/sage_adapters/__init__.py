@@ -1,0 +1,1 @@
+"""sage_adapters: one adapter per backend."""

@@ -1,0 +1,1 @@
+"""sage_recipes: LLM operators and ready pipelines."""
