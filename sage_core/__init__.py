@@ -1,1 +1,86 @@
-"""sage_core placeholder"""
+"""SAGE core: the DataStream API, the graph IR, function classes and the runtime.
+
+Example::
+
+    from sage_core import LocalEnvironment, MapFunction
+
+    class Upper(MapFunction):
+        def execute(self, data):
+            return data.upper()
+
+    env = LocalEnvironment("hello")
+    env.from_batch(["a", "b", "c"]).map(Upper).filter(lambda s: s != "B").sink(print)
+    env.submit(autostop=True)
+"""
+
+from sage_core.config import EnvConfig
+from sage_core.context import RuntimeContext
+from sage_core.datastream import ConnectedStreams, DataStream
+from sage_core.environment import Environment, LocalEnvironment
+from sage_core.errors import (
+    BackendUnavailableError,
+    JobCancelledError,
+    OperatorError,
+    PipelineValidationError,
+    SageError,
+    ServiceError,
+    ServiceTimeoutError,
+    UnsupportedFeatureError,
+)
+from sage_core.functions import (
+    BaseFunction,
+    BatchFunction,
+    CollectSink,
+    CoMapFunction,
+    FilterFunction,
+    FlatMapFunction,
+    JoinFunction,
+    KeyByFunction,
+    MapFunction,
+    PrintSink,
+    SinkFunction,
+    SourceFunction,
+    StopSignal,
+)
+from sage_core.registry import available_backends, get_backend, register_backend
+from sage_core.results import DeadLetter, JobResult, OperatorMetrics
+from sage_core.runtime.job import JobHandle
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "BaseFunction",
+    "BatchFunction",
+    "CoMapFunction",
+    "CollectSink",
+    "ConnectedStreams",
+    "DataStream",
+    "DeadLetter",
+    "EnvConfig",
+    "Environment",
+    "FilterFunction",
+    "FlatMapFunction",
+    "JobCancelledError",
+    "JobHandle",
+    "JobResult",
+    "JoinFunction",
+    "KeyByFunction",
+    "LocalEnvironment",
+    "MapFunction",
+    "OperatorError",
+    "OperatorMetrics",
+    "PipelineValidationError",
+    "PrintSink",
+    "RuntimeContext",
+    "SageError",
+    "ServiceError",
+    "ServiceTimeoutError",
+    "SinkFunction",
+    "SourceFunction",
+    "StopSignal",
+    "UnsupportedFeatureError",
+    "available_backends",
+    "get_backend",
+    "register_backend",
+]

@@ -1,0 +1,210 @@
+"""The DataStream API: typed methods that add nodes to an environment's graph.
+
+Each method takes a function class (instantiated once per parallel instance with the
+given ``*args, **kwargs``) or a plain callable, plus ``parallelism=`` and ``name=``.
+
+Example::
+
+    env = LocalEnvironment("demo")
+    (env.from_batch(["a", "b", "c"])
+        .map(str.upper)
+        .filter(lambda s: s != "B")
+        .print())
+    env.submit()
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sage_core import ir
+from sage_core.errors import PipelineValidationError
+from sage_core.functions import (
+    CollectSink,
+    CoMapFunction,
+    FilterFunction,
+    FlatMapFunction,
+    JoinFunction,
+    KeyByFunction,
+    MapFunction,
+    PairJoin,
+    PrintSink,
+    SinkFunction,
+)
+from sage_core.validate import check_callable
+
+if TYPE_CHECKING:
+    from sage_core.environment import Environment
+
+_BASES = {
+    ir.MAP: MapFunction,
+    ir.FILTER: FilterFunction,
+    ir.FLATMAP: FlatMapFunction,
+    ir.SINK: SinkFunction,
+    ir.KEYBY: KeyByFunction,
+    ir.COMAP: CoMapFunction,
+    ir.JOIN: JoinFunction,
+}
+
+
+def function_spec(kind: str, fn: Any, args: tuple, kwargs: dict, where: str) -> ir.FunctionSpec:
+    """Check ``fn`` for an operator of ``kind`` and wrap it in a spec."""
+    if inspect.isclass(fn):
+        base = _BASES[kind]
+        if not callable(getattr(fn, "execute", None)):
+            msg = f"{where}: class {fn.__qualname__} has no execute() method; subclass {base.__name__}"
+            raise PipelineValidationError(msg)
+        wrong = next((b for k, b in _BASES.items() if k != kind and issubclass(fn, b) and not issubclass(fn, base)), None)
+        if wrong is not None:
+            msg = f"{where}: {fn.__qualname__} is a {wrong.__name__}, but {kind} needs a {base.__name__} or a callable"
+            raise PipelineValidationError(msg)
+        return ir.FunctionSpec(fn, tuple(args), dict(kwargs))
+    if not callable(fn):
+        msg = f"{where}: expected a function class or a callable, got {type(fn).__name__} {fn!r}"
+        raise PipelineValidationError(msg)
+    check_callable(kind, fn, len(args), where, tuple(kwargs))
+    return ir.FunctionSpec(fn, tuple(args), dict(kwargs))
+
+
+class DataStream:
+    """A stream of records: the output of one operator."""
+
+    def __init__(self, env: Environment, node_id: int):
+        self.env = env
+        self.node_id = node_id
+
+    @property
+    def name(self) -> str:
+        return self.env._nodes[self.node_id].name
+
+    def _then(self, kind: str, fn: Any, args: tuple, kwargs: dict, parallelism: int | None, name: str | None) -> DataStream:
+        where = f"{kind}() after {self.name!r}"
+        spec = function_spec(kind, fn, args, kwargs, where)
+        return self.env._add(kind, spec, [ir.Edge(self.node_id)], parallelism, name)
+
+    def map(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """One output per record: ``stream.map(lambda x: x * 2)`` or ``stream.map(MyMap, arg)``."""
+        return self._then(ir.MAP, fn, args, kwargs, parallelism, name)
+
+    def flatmap(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """Any number of outputs per record: return an iterable (or call ``self.collect`` in a class)."""
+        return self._then(ir.FLATMAP, fn, args, kwargs, parallelism, name)
+
+    def filter(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """Keep records for which ``fn`` is true."""
+        return self._then(ir.FILTER, fn, args, kwargs, parallelism, name)
+
+    def sink(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """Consume records: ``stream.sink(print)`` or ``stream.sink(MySink, path)``."""
+        return self._then(ir.SINK, fn, args, kwargs, parallelism, name)
+
+    def print(self, prefix: str = "", *, name: str | None = None) -> DataStream:
+        """Print every record (with ``prefix``)."""
+        return self.sink(PrintSink, prefix, name=name)
+
+    def collect(self, name: str) -> DataStream:
+        """Send records back to the driver: ``env.submit().collected[name]``, on every backend."""
+        return self.sink(CollectSink, name, name=f"collect_{name}")
+
+    def keyby(self, selector: Any, *args: Any, strategy: str = "hash", name: str | None = None, **kwargs: Any) -> DataStream:
+        """Key the stream: every record with the same key goes to the same parallel instance.
+
+        ``strategy`` is ``"hash"`` (default), ``"broadcast"`` (every instance gets every
+        record) or ``"round_robin"`` (keys are computed but records are spread evenly).
+        """
+        if strategy not in ir.KEYBY_STRATEGIES:
+            msg = f"keyby() after {self.name!r}: unknown strategy {strategy!r}; use one of {', '.join(ir.KEYBY_STRATEGIES)}"
+            raise PipelineValidationError(msg)
+        spec = function_spec(ir.KEYBY, selector, args, kwargs, f"keyby() after {self.name!r}")
+        parallelism = self.env._nodes[self.node_id].parallelism
+        return self.env._add(ir.KEYBY, spec, [ir.Edge(self.node_id)], parallelism, name, strategy=strategy)
+
+    def connect(self, other: DataStream | ConnectedStreams) -> ConnectedStreams:
+        """Combine with another stream for ``comap`` or ``join``."""
+        others = other.streams if isinstance(other, ConnectedStreams) else [other]
+        return ConnectedStreams(self.env, [self, *others])
+
+    def fill_future(self, future: DataStream) -> None:
+        """Feed this stream back into ``future`` (made by ``env.from_future(name)``): a loop."""
+        self.env._fill_future(future, self)
+
+
+class ConnectedStreams:
+    """Several streams handled by one operator; input ``i`` is the i-th stream."""
+
+    def __init__(self, env: Environment, streams: Sequence[DataStream]):
+        self.env = env
+        self.streams = list(streams)
+
+    def connect(self, other: DataStream | ConnectedStreams) -> ConnectedStreams:
+        others = other.streams if isinstance(other, ConnectedStreams) else [other]
+        return ConnectedStreams(self.env, [*self.streams, *others])
+
+    def keyby(self, selector: Any | Sequence[Any], *, strategy: str = "hash") -> ConnectedStreams:
+        """Key every input: one selector for all, or a list with one selector per input."""
+        if isinstance(selector, (list, tuple)):
+            if len(selector) != len(self.streams):
+                msg = f"keyby() on {len(self.streams)} connected streams got {len(selector)} selectors; give one, or one per stream"
+                raise PipelineValidationError(msg)
+            selectors = list(selector)
+        else:
+            selectors = [selector] * len(self.streams)
+        return ConnectedStreams(self.env, [s.keyby(f, strategy=strategy) for s, f in zip(self.streams, selectors)])
+
+    def _edges(self) -> list[ir.Edge]:
+        return [ir.Edge(s.node_id, i) for i, s in enumerate(self.streams)]
+
+    def comap(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """Map each input with its own function.
+
+        ``comap(MyCoMap)`` (a CoMapFunction with ``map0``, ``map1``, ...), or one callable per
+        input: ``comap(f0, f1)`` / ``comap([f0, f1])``.
+        """
+        n = len(self.streams)
+        where = f"comap() over {n} streams"
+        if inspect.isclass(fn):
+            spec = function_spec(ir.COMAP, fn, args, kwargs, where)
+            if fn.execute is CoMapFunction.execute:
+                missing = [f"map{i}" for i in range(n) if not callable(getattr(fn, f"map{i}", None))]
+                if missing:
+                    msg = f"{where}: {fn.__qualname__} lacks {', '.join(missing)}; define one method per input"
+                    raise PipelineValidationError(msg)
+        else:
+            fns = list(fn) if isinstance(fn, (list, tuple)) else [fn, *args]
+            if len(fns) != n or not all(callable(f) for f in fns) or kwargs:
+                msg = f"{where}: give a CoMapFunction class or exactly {n} callables (one per input), got {len(fns)}"
+                raise PipelineValidationError(msg)
+            for i, f in enumerate(fns):
+                check_callable(ir.MAP, f, 0, f"{where}, input {i}")
+            spec = ir.FunctionSpec(tuple(fns))
+        return self.env._add(ir.COMAP, spec, self._edges(), parallelism, name, arity=n)
+
+    def join(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
+        """Keyed join of two streams (call ``keyby`` first).
+
+        ``join(MyJoin)`` with a JoinFunction (``execute(payload, key, tag)``), or a callable
+        ``fn(left, right)`` for an inner join emitting one record per matching pair.
+        """
+        where = f"join() over {len(self.streams)} streams"
+        if len(self.streams) != 2:
+            msg = f"{where}: join takes exactly two streams"
+            raise PipelineValidationError(msg)
+        if inspect.isclass(fn):
+            spec = function_spec(ir.JOIN, fn, args, kwargs, where)
+        elif callable(fn):
+            try:
+                inspect.signature(fn).bind(None, None)
+            except TypeError:
+                msg = f"{where}: a join callable takes (left, right); give a JoinFunction class for more control"
+                raise PipelineValidationError(msg) from None
+            except ValueError:
+                pass
+            spec = ir.FunctionSpec(PairJoin, (fn,))
+        else:
+            msg = f"{where}: expected a JoinFunction class or a callable(left, right), got {fn!r}"
+            raise PipelineValidationError(msg)
+        return self.env._add(ir.JOIN, spec, self._edges(), parallelism, name)
+
+

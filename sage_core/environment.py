@@ -1,0 +1,245 @@
+"""Environments: where a pipeline is declared, and how it is submitted to a backend.
+
+Example::
+
+    from sage_core import LocalEnvironment
+
+    env = LocalEnvironment("hello")
+    env.from_batch(["a", "b", "c"]).map(str.upper).print()
+    result = env.submit()            # blocks until drained (autostop=True)
+    result = env.submit(backend="dask", address="tcp://10.0.0.5:8786")  # same graph elsewhere
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sage_core import ir
+from sage_core.config import EnvConfig
+from sage_core.datastream import DataStream
+from sage_core.errors import PipelineValidationError
+from sage_core.functions import BatchFunction, SourceFunction
+from sage_core.registry import get_backend
+from sage_core.results import JobResult
+from sage_core.runtime.backend import JobSpec
+from sage_core.runtime.driver import Driver
+from sage_core.runtime.instance import InstanceConfig
+from sage_core.runtime.job import JobHandle
+from sage_core.runtime.plan import PhysicalPlan, build_plan
+from sage_core.services import ServiceSpec
+from sage_core.validate import validate
+
+BACKEND_ENV_VAR = "SAGE_BACKEND"
+_backend_override: tuple[str, dict[str, Any]] | None = None
+_job_listeners: list[Callable[[JobResult], None]] = []
+
+
+def add_job_listener(listener: Callable[[JobResult], None]) -> None:
+    """Call ``listener(result)`` after every job submitted with ``autostop=True`` (used by ``sage run --json``)."""
+    _job_listeners.append(listener)
+
+
+def remove_job_listener(listener: Callable[[JobResult], None]) -> None:
+    _job_listeners.remove(listener)
+
+
+def override_backend(name: str | None, **options: Any) -> None:
+    """Run every following ``submit()`` on ``name`` (used by ``sage run --backend``)."""
+    global _backend_override
+    _backend_override = None if name is None else (name, options)
+
+
+class Environment:
+    """Declares a pipeline and submits it to a backend chosen by name.
+
+    ``config`` is an :class:`~sage_core.config.EnvConfig` or a dict of its fields;
+    ``backend_options`` are passed to the backend (validated by its options model).
+    """
+
+    default_backend = "local"
+
+    def __init__(
+        self,
+        name: str = "sage",
+        *,
+        config: EnvConfig | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        backend: str | None = None,
+        **backend_options: Any,
+    ):
+        self.name = name
+        cfg = config if isinstance(config, EnvConfig) else EnvConfig(**(config or {}))
+        self.config = cfg if strict is None else cfg.model_copy(update={"strict": strict})
+        self.backend = backend or self.default_backend
+        self.backend_options = backend_options
+        self._nodes: list[ir.Node] = []
+        self._futures: dict[str, int] = {}
+        self._services: dict[str, ServiceSpec] = {}
+        self._checks: list[tuple[str, Callable[[list], None]]] = []
+
+    # -- sources -----------------------------------------------------------------------
+    def from_batch(self, data: Iterable[Any] | type[BatchFunction], *args: Any, name: str | None = None, **kwargs: Any) -> DataStream:
+        """A bounded source: a list or any iterable, or a ``BatchFunction`` class.
+
+        >>> env = LocalEnvironment("doc")
+        >>> env.from_batch([1, 2, 3]).map(lambda x: x * 10).collect("out")  # doctest: +ELLIPSIS
+        <sage_core.datastream.DataStream object at ...>
+        >>> sorted(env.submit().collected["out"])
+        [10, 20, 30]
+        """
+        if inspect.isclass(data):
+            if not callable(getattr(data, "execute", None)):
+                msg = f"from_batch(): class {data.__qualname__} has no execute(); subclass BatchFunction"
+                raise PipelineValidationError(msg)
+            if issubclass(data, SourceFunction):
+                msg = f"from_batch(): {data.__qualname__} is a SourceFunction; use env.from_source({data.__qualname__})"
+                raise PipelineValidationError(msg)
+            spec = ir.FunctionSpec(data, tuple(args), dict(kwargs))
+        elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+            msg = f"from_batch() needs a list, an iterable or a BatchFunction class, got {type(data).__name__}"
+            raise PipelineValidationError(msg)
+        else:
+            spec = ir.FunctionSpec(data)
+        return self._add(ir.SOURCE_BATCH, spec, [], 1, name)
+
+    def from_collection(self, data: Iterable[Any], *, name: str | None = None) -> DataStream:
+        """Same as ``from_batch`` for an in-memory collection."""
+        return self.from_batch(data, name=name)
+
+    def from_source(self, source: type[SourceFunction], *args: Any, parallelism: int = 1, name: str | None = None, **kwargs: Any) -> DataStream:
+        """An unbounded source polled by SAGE until it returns ``StopSignal`` (or the job is cancelled).
+
+        With ``parallelism > 1`` each instance reads its share (``self.ctx.parallel_index``).
+        """
+        if not (inspect.isclass(source) and callable(getattr(source, "execute", None))):
+            msg = f"from_source() needs a SourceFunction class, got {source!r}"
+            raise PipelineValidationError(msg)
+        if issubclass(source, BatchFunction):
+            msg = f"from_source(): {source.__qualname__} is a BatchFunction; use env.from_batch({source.__qualname__})"
+            raise PipelineValidationError(msg)
+        spec = ir.FunctionSpec(source, tuple(args), dict(kwargs))
+        return self._add(ir.SOURCE_POLL, spec, [], parallelism, name)
+
+    def from_future(self, name: str) -> DataStream:
+        """A placeholder stream for a loop; close it with ``stream.fill_future(future)``."""
+        if name in self._futures:
+            msg = f"from_future({name!r}): a future of that name already exists"
+            raise PipelineValidationError(msg)
+        stream = self._add(ir.FUTURE, None, [], None, f"future_{name}", future=name)
+        self._futures[name] = stream.node_id
+        return stream
+
+    # -- services ----------------------------------------------------------------------
+    def register_service(self, name: str, cls: Any, *args: Any, **kwargs: Any) -> None:
+        """Make ``cls(*args, **kwargs)`` callable from every operator as service ``name``."""
+        if name in self._services:
+            msg = f"register_service({name!r}): a service of that name is already registered"
+            raise PipelineValidationError(msg)
+        if not callable(cls):
+            msg = f"register_service({name!r}): expected a class or factory, got {cls!r}"
+            raise PipelineValidationError(msg)
+        self._services[name] = ServiceSpec(name, cls, tuple(args), dict(kwargs))
+
+    # -- graph -------------------------------------------------------------------------
+    def _add(self, kind: str, spec: ir.FunctionSpec | None, inputs: list[ir.Edge], parallelism: int | None, name: str | None, **options: Any) -> DataStream:
+        node_id = len(self._nodes)
+        node_name = name or f"{kind}_{node_id}"
+        if any(n.name == node_name for n in self._nodes):
+            msg = f"two operators are named {node_name!r}; give each a distinct name="
+            raise PipelineValidationError(msg)
+        par = self.config.parallelism if parallelism is None else parallelism
+        if not isinstance(par, int) or par < 1:
+            msg = f"operator {node_name!r}: parallelism must be an integer >= 1, got {par!r}"
+            raise PipelineValidationError(msg)
+        self._nodes.append(ir.Node(node_id, node_name, kind, spec, par, tuple(inputs), options))
+        return DataStream(self, node_id)
+
+    def _fill_future(self, future: DataStream, stream: DataStream) -> None:
+        node = self._nodes[future.node_id]
+        if node.kind != ir.FUTURE:
+            msg = f"fill_future(): {node.name!r} is not a future; make one with env.from_future(name)"
+            raise PipelineValidationError(msg)
+        if node.inputs:
+            msg = f"fill_future(): future {node.options['future']!r} is already filled"
+            raise PipelineValidationError(msg)
+        self._nodes[future.node_id] = ir.Node(
+            node.id, node.name, node.kind, None, self._nodes[stream.node_id].parallelism,
+            (ir.Edge(stream.node_id, 0, feedback=True),), node.options,
+        )
+
+    def add_check(self, label: str, check: Callable[[list], None]) -> None:
+        """Run ``check(collected[label])`` after the job (used by ``sage_core.testing``)."""
+        self._checks.append((label, check))
+
+    def graph(self) -> ir.Graph:
+        return ir.Graph(self.name, tuple(self._nodes))
+
+    def explain(self) -> str:
+        """The logical graph and the physical plan (stages of fused operators)."""
+        graph = self.graph()
+        return graph.explain() + "\n" + build_plan(graph).explain()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.graph().to_dict()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.graph().to_json(indent)
+
+    def validate(self, backend: str | None = None) -> PhysicalPlan:
+        """Check the graph for ``backend`` (default: this environment's) and return its plan."""
+        name = backend or self._backend_name()
+        backend_cls = get_backend(name)
+        graph = self.graph()
+        validate(graph, services=tuple(self._services.values()), distributed=backend_cls.distributed, backend=name)
+        return build_plan(graph)
+
+    # -- running -----------------------------------------------------------------------
+    def _backend_name(self) -> str:
+        if _backend_override is not None:
+            return _backend_override[0]
+        return os.environ.get(BACKEND_ENV_VAR) or self.backend
+
+    def submit(self, autostop: bool = True, *, backend: str | None = None, **options: Any) -> JobResult | JobHandle:
+        """Validate, compile and run the pipeline.
+
+        ``autostop=True`` blocks until every bounded source has drained and returns a
+        :class:`JobResult`; ``autostop=False`` returns a :class:`JobHandle` at once.
+        ``backend`` and ``options`` choose where it runs (``backend="ray", address="auto"``).
+        """
+        name = backend or self._backend_name()
+        merged = dict(self.backend_options)
+        if backend is None and _backend_override is not None:
+            merged.update(_backend_override[1])
+        merged.update(options)
+        backend_obj = get_backend(name)(**merged)
+        plan = self.validate(name)
+        job = JobSpec(
+            name=self.name,
+            graph=plan.graph,
+            plan=plan,
+            services=tuple(self._services.values()),
+            instance_config=InstanceConfig(
+                job_name=self.name,
+                strict=self.config.strict,
+                service_timeout=self.config.service_timeout,
+                target_parallelism={s.id: s.parallelism for s in plan.stages},
+            ),
+        )
+        handle = JobHandle(Driver(job, backend_obj.open_session(), self.config, name))
+        if not autostop:
+            return handle
+        result = handle.wait()
+        for listener in list(_job_listeners):
+            listener(result)
+        for label, check in self._checks:
+            check(result.collected.get(label, []))
+        return result
+
+
+class LocalEnvironment(Environment):
+    """Runs on local threads by default (no server, no cluster)."""
+
+    default_backend = "local"

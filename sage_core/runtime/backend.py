@@ -1,0 +1,70 @@
+"""The contract between the driver and a backend: place instances, call them, wait.
+
+A backend implements two small classes. ``Backend`` validates its options and opens a
+``Session`` per job; the session creates one ``StageInstance`` per stage and parallel index
+wherever the backend runs code, and calls their methods (``pull``, ``process``, ``finish``)
+asynchronously. Everything else (routing, backpressure, end of stream, loops) is the
+driver's, shared by all backends.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from sage_core import ir
+from sage_core.runtime.instance import CallOutput, InstanceConfig
+from sage_core.runtime.plan import PhysicalPlan
+from sage_core.services import ServiceSpec
+
+
+class BackendOptions(BaseModel):
+    """Base of every backend's options; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    graph: ir.Graph
+    plan: PhysicalPlan
+    services: tuple[ServiceSpec, ...]
+    instance_config: InstanceConfig
+
+
+class Session(ABC):
+    """One job's footprint on a backend."""
+
+    @abstractmethod
+    def start(self, job: JobSpec) -> None:
+        """Start services, create every stage instance and call its ``open()``."""
+
+    @abstractmethod
+    def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
+        """Call ``method(*args)`` on instance ``index`` of ``stage``; return a handle at once."""
+
+    @abstractmethod
+    def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
+        """Block until at least one handle is done (or ``timeout``); return the done ones."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release instances and stop services (also after a failure)."""
+
+
+class Backend(ABC):
+    """A named way to run pipelines. Subclasses set ``name``, ``Options`` and ``distributed``."""
+
+    name: ClassVar[str]
+    distributed: ClassVar[bool] = False  # functions must pickle
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+
+    def __init__(self, **options: Any):
+        self.options = self.Options(**options)
+
+    @abstractmethod
+    def open_session(self) -> Session: ...

@@ -1,0 +1,209 @@
+"""One parallel instance of a stage: runs its fused chain over bundles and routes the output.
+
+Every backend hosts ``StageInstance`` objects (a thread, a Dask actor, a Ray actor, a
+Prefect task) and calls ``pull``/``process``/``finish``; each call returns a ``CallOutput``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback as tb
+from dataclasses import dataclass, field
+from typing import Any
+
+from sage_core import ir
+from sage_core.context import RuntimeContext
+from sage_core.errors import OperatorError
+from sage_core.results import DeadLetter
+from sage_core.runtime import partition, plan
+from sage_core.runtime.operators import (
+    _SKIP,
+    Operator,
+    as_callable,
+    call_each,
+    instantiate,
+    operator_class,
+)
+from sage_core.runtime.sources import READERS
+from sage_core.services import ServiceClient
+
+
+@dataclass
+class CallOutput:
+    """What one call returns to the driver."""
+
+    routed: list[tuple[int, int, list]] = field(default_factory=list)  # (route index, target instance, items)
+    collected: dict[str, list] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    metrics: dict[str, tuple] = field(default_factory=dict)  # node name -> (in, out, errors, seconds, custom)
+    records_in: int = 0
+    seconds: float = 0.0
+    done: bool = False  # a source has ended
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    job_name: str
+    strict: bool
+    service_timeout: float
+    target_parallelism: dict[int, int]  # stage id -> parallelism, for routing
+
+
+class StageInstance:
+    def __init__(self, stage: plan.Stage, index: int, config: InstanceConfig, services: ServiceClient):
+        self.stage = stage
+        self.index = index
+        self.config = config
+        self.services = services
+        self._dead: list[DeadLetter] = []
+        self._contexts: list[RuntimeContext] = []
+        self._rr = index  # rotating offset for rebalance routes
+        self.reader = None
+        self.ops: list[Operator] = []
+        self._selectors: list[Any] = []
+        self._source_out = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        nodes = self.stage.nodes
+        if self.stage.is_source:
+            self.reader = READERS[nodes[0].kind](nodes[0], self._context(nodes[0]))
+            nodes = nodes[1:]
+        self.ops = [operator_class(n)(n, self._context(n), self._fail) for n in nodes]
+        for r in self.stage.routes:
+            if r.keyby is None:
+                self._selectors.append(None)
+            else:
+                obj = instantiate(r.keyby.function, self._context(r.keyby))
+                self._selectors.append(as_callable(obj, r.keyby.function))
+
+    def _context(self, node: ir.Node) -> RuntimeContext:
+        ctx = RuntimeContext(
+            name=node.name,
+            job_name=self.config.job_name,
+            parallel_index=self.index,
+            parallelism=self.stage.parallelism,
+            services=self.services,
+            service_timeout=self.config.service_timeout,
+        )
+        self._contexts.append(ctx)
+        return ctx
+
+    # -- calls -------------------------------------------------------------------------
+    def pull(self, max_records: int, max_seconds: float) -> CallOutput:
+        start = time.perf_counter()
+        try:
+            items, done = self.reader.read(max_records, max_seconds)
+        except Exception as exc:
+            head = self.stage.head
+            raise OperatorError(head.name, head.function.describe(), None, _error_text(exc), tb.format_exc()) from exc
+        self._source_out += len(items)
+        out = CallOutput(done=done, records_in=len(items))
+        self._run(items, 0, 0, out)
+        out.seconds = time.perf_counter() - start
+        self._finish_output(out)
+        return out
+
+    def process(self, batches: list[tuple[int, list]]) -> CallOutput:
+        start = time.perf_counter()
+        out = CallOutput()
+        for input_index, items in batches:
+            self._run(items, 0, input_index, out)
+            out.records_in += len(items)
+        out.seconds = time.perf_counter() - start
+        self._finish_output(out)
+        return out
+
+    def finish(self) -> CallOutput:
+        """Every input has ended: flush buffering operators in chain order, then close all."""
+        out = CallOutput()
+        for pos, op in enumerate(self.ops):
+            flushed = op.end()
+            if flushed:
+                op.records_out += len(flushed)
+                self._run(flushed, pos + 1, 0, out)
+        for op in self.ops:
+            op.close()
+        if self.reader is not None and self.reader.obj is not None:
+            closer = getattr(self.reader.obj, "close", None)
+            if callable(closer):
+                closer()
+        self._finish_output(out)
+        return out
+
+    # -- internals ---------------------------------------------------------------------
+    def _run(self, items: list, start: int, input_index: int, out: CallOutput) -> None:
+        keyed = self.stage.keyed
+        for op in self.ops[start:]:
+            if not items:
+                break
+            t0 = time.perf_counter()
+            op.records_in += len(items)
+            items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)
+            op.records_out += len(items)
+            op.seconds += time.perf_counter() - t0
+            input_index = 0
+        if items:
+            self._route(items, keyed, out)
+
+    def _route(self, items: list, keyed: bool, out: CallOutput) -> None:
+        routes = self.stage.routes
+        if not routes:
+            return
+        values = [pair[1] for pair in items] if keyed else items
+        for ri, route in enumerate(routes):
+            par = self.config.target_parallelism[route.target]
+            if route.keyby is None:
+                if route.partition == plan.FORWARD:
+                    out.routed.append((ri, self.index, values))
+                else:
+                    self._rr += 1
+                    out.routed.extend((ri, t, chunk) for t, chunk in partition.spread(values, par, self._rr))
+                continue
+            pairs = self._keys(ri, route.keyby, values)
+            if route.partition == plan.HASH:
+                out.routed.extend((ri, t, chunk) for t, chunk in partition.by_key(pairs, par))
+            elif route.partition == plan.BROADCAST:
+                out.routed.extend((ri, t, pairs) for t in range(par))
+            else:  # round robin
+                self._rr += 1
+                out.routed.extend((ri, t, chunk) for t, chunk in partition.spread(pairs, par, self._rr))
+
+    def _keys(self, ri: int, keyby: ir.Node, values: list) -> list[tuple]:
+        selector = self._selectors[ri]
+        failed = 0
+
+        def fail(record, exc):
+            nonlocal failed
+            failed += 1
+            self._fail(keyby, record, exc, None)
+
+        keys = call_each(selector, values, fail, _SKIP)
+        if failed:
+            return [(k, v) for k, v in zip(keys, values) if k is not _SKIP]
+        return list(zip(keys, values))
+
+    def _fail(self, node: ir.Node, record: Any, exc: BaseException, key: Any) -> None:
+        function = node.function.describe() if node.function is not None else node.kind
+        if self.config.strict:
+            raise OperatorError(node.name, function, record, _error_text(exc), tb.format_exc()) from exc
+        self._dead.append(DeadLetter(node.name, function, record, _error_text(exc), tb.format_exc(), key))
+
+    def _finish_output(self, out: CallOutput) -> None:
+        for ctx in self._contexts:
+            for name, records in ctx.take_collected().items():
+                out.collected.setdefault(name, []).extend(records)
+        if self._dead:
+            out.dead_letters.extend(self._dead)
+            self._dead = []
+        out.metrics = {
+            op.node.name: (op.records_in, op.records_out, op.errors, op.seconds, dict(op.ctx.metrics.counters))
+            for op in self.ops
+        }
+        if self.reader is not None:
+            ctx = self._contexts[0]
+            out.metrics[self.stage.head.name] = (0, self._source_out, 0, 0.0, dict(ctx.metrics.counters))
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

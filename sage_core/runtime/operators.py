@@ -1,0 +1,252 @@
+"""How each node kind runs over a bundle: one small class per kind, in ``OPERATORS``.
+
+An operator gets a list of records (or of ``(key, record)`` pairs when its stage is keyed)
+and returns the list it emits. A record that raises is handed to ``fail`` (dead letter, or
+an ``OperatorError`` in strict mode) and the rest of the bundle goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from itertools import chain, compress
+from typing import Any
+
+from sage_core import ir
+from sage_core.context import RuntimeContext
+
+_SKIP = object()
+
+Fail = Callable[[Any, BaseException], None]
+
+
+def call_each(fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any) -> list:
+    """``[fn(x) for x in items]`` at C speed; a record that raises becomes ``fill``.
+
+    >>> call_each(lambda x: 10 // x, [1, 0, 2], lambda rec, exc: None, None)
+    [10, None, 5]
+    """
+    out: list = []
+    it = iter(items)
+    while True:
+        try:
+            out.extend(map(fn, it))
+            return out
+        except Exception as exc:
+            fail(items[len(out)], exc)
+            out.append(fill)
+
+
+def instantiate(spec: ir.FunctionSpec, ctx: RuntimeContext) -> Any:
+    """A function class becomes an instance with ``ctx`` set and ``open()`` called."""
+    if spec.is_class:
+        obj = spec.target(*spec.args, **spec.kwargs)
+        obj.ctx = ctx
+        opener = getattr(obj, "open", None)
+        if callable(opener):
+            opener()
+        return obj
+    return spec.target
+
+
+def as_callable(obj: Any, spec: ir.FunctionSpec, method: str = "execute") -> Callable:
+    if spec.is_class:
+        return getattr(obj, method)
+    if spec.args or spec.kwargs:
+        return _bind_extra(obj, spec.args, spec.kwargs)
+    return obj
+
+
+def _bind_extra(fn: Callable, args: tuple, kwargs: dict) -> Callable:
+    return lambda x: fn(x, *args, **kwargs)
+
+
+class Operator:
+    """Base: holds the node, its function object, its context and counters."""
+
+    def __init__(self, node: ir.Node, ctx: RuntimeContext, fail: Callable[[ir.Node, Any, BaseException, Any], None]):
+        self.node = node
+        self.ctx = ctx
+        self.obj = None if node.function is None else instantiate(node.function, ctx)
+        self._fail = fail
+        self.records_in = 0
+        self.records_out = 0
+        self.errors = 0
+        self.seconds = 0.0
+
+    def fail(self, record: Any, exc: BaseException) -> None:
+        self.errors += 1
+        self._fail(self.node, record, exc, None)
+
+    def fail_keyed(self, pair: tuple, exc: BaseException) -> None:
+        self.errors += 1
+        self._fail(self.node, pair[1], exc, pair[0])
+
+    def run(self, items: list, input_index: int) -> list:
+        raise NotImplementedError
+
+    def run_keyed(self, pairs: list, input_index: int) -> list:
+        raise NotImplementedError
+
+    def end(self) -> list:
+        """Records to emit when every input has ended (for operators that buffer)."""
+        return []
+
+    def close(self) -> None:
+        closer = getattr(self.obj, "close", None)
+        if self.node.function is not None and self.node.function.is_class and callable(closer):
+            closer()
+
+
+class MapOperator(Operator):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.fn = as_callable(self.obj, self.node.function)
+
+    def run(self, items, input_index):
+        before = self.errors
+        out = call_each(self.fn, items, self.fail, _SKIP)
+        return out if self.errors == before else [x for x in out if x is not _SKIP]
+
+    def run_keyed(self, pairs, input_index):
+        fn, ctx = self.fn, self.ctx
+
+        def keyed(pair):
+            ctx.current_key = pair[0]
+            return (pair[0], fn(pair[1]))
+
+        before = self.errors
+        out = call_each(keyed, pairs, self.fail_keyed, _SKIP)
+        return out if self.errors == before else [x for x in out if x is not _SKIP]
+
+
+class FilterOperator(MapOperator):
+    def run(self, items, input_index):
+        return list(compress(items, call_each(self.fn, items, self.fail, False)))
+
+    def run_keyed(self, pairs, input_index):
+        fn, ctx = self.fn, self.ctx
+
+        def keyed(pair):
+            ctx.current_key = pair[0]
+            return fn(pair[1])
+
+        return list(compress(pairs, call_each(keyed, pairs, self.fail_keyed, False)))
+
+
+class FlatMapOperator(Operator):
+    def __init__(self, *a):
+        super().__init__(*a)
+        fn = as_callable(self.obj, self.node.function)
+        obj = self.obj if self.node.function.is_class else None
+
+        def expand(record):
+            if obj is not None:
+                obj._collected = None
+            try:
+                returned = fn(record)
+                out = list(returned) if returned is not None else []
+            finally:
+                if obj is not None and obj._collected:
+                    out = obj._collected + out if returned is not None else obj._collected
+                    obj._collected = None
+            return out
+
+        self.expand = expand
+
+    def run(self, items, input_index):
+        return list(chain.from_iterable(call_each(self.expand, items, self.fail, ())))
+
+    def run_keyed(self, pairs, input_index):
+        expand, ctx = self.expand, self.ctx
+
+        def keyed(pair):
+            ctx.current_key = key = pair[0]
+            return [(key, r) for r in expand(pair[1])]
+
+        return list(chain.from_iterable(call_each(keyed, pairs, self.fail_keyed, ())))
+
+
+class SinkOperator(MapOperator):
+    def run(self, items, input_index):
+        call_each(self.fn, items, self.fail, None)
+        return []
+
+    def run_keyed(self, pairs, input_index):
+        fn, ctx = self.fn, self.ctx
+
+        def keyed(pair):
+            ctx.current_key = pair[0]
+            fn(pair[1])
+
+        call_each(keyed, pairs, self.fail_keyed, None)
+        return []
+
+
+class CoMapOperator(Operator):
+    """One function per input: ``CoMapFunction.map<i>`` or the i-th of several callables."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        spec = self.node.function
+        n = self.node.options["arity"]
+        if spec.is_class:
+            self.fns = [functools.partial(self.obj.execute, input_index=i) for i in range(n)]
+        else:
+            self.fns = list(spec.target)
+
+    def run(self, items, input_index):
+        before = self.errors
+        out = call_each(self.fns[input_index], items, self.fail, _SKIP)
+        return out if self.errors == before else [x for x in out if x is not _SKIP]
+
+    def run_keyed(self, pairs, input_index):
+        fn, ctx = self.fns[input_index], self.ctx
+
+        def keyed(pair):
+            ctx.current_key = pair[0]
+            return (pair[0], fn(pair[1]))
+
+        before = self.errors
+        out = call_each(keyed, pairs, self.fail_keyed, _SKIP)
+        return out if self.errors == before else [x for x in out if x is not _SKIP]
+
+
+class JoinOperator(Operator):
+    """Keyed two-input join: ``JoinFunction.execute(payload, key, tag)`` per record."""
+
+    def run_keyed(self, pairs, input_index):
+        execute, ctx = self.obj.execute, self.ctx
+
+        def keyed(pair):
+            ctx.current_key = key = pair[0]
+            emitted = execute(pair[1], key, input_index)
+            return [] if emitted is None else [(key, r) for r in emitted]
+
+        return list(chain.from_iterable(call_each(keyed, pairs, self.fail_keyed, ())))
+
+
+class PassOperator(Operator):
+    """The head of a feedback loop (``from_future``): passes records through."""
+
+    def run(self, items, input_index):
+        return items
+
+    run_keyed = run
+
+
+OPERATORS: dict[str, type[Operator]] = {
+    ir.MAP: MapOperator,
+    ir.FILTER: FilterOperator,
+    ir.FLATMAP: FlatMapOperator,
+    ir.SINK: SinkOperator,
+    ir.COMAP: CoMapOperator,
+    ir.JOIN: JoinOperator,
+    ir.FUTURE: PassOperator,
+}
+
+
+
+def operator_class(node: ir.Node) -> type[Operator]:
+    """The class that runs ``node``: an extension node names its own in ``options['operator']``."""
+    return node.options.get("operator") or OPERATORS[node.kind]

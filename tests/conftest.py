@@ -1,0 +1,33 @@
+"""Shared fixtures. ``backend`` runs a test once per backend under test.
+
+Choose backends with ``--backends=local,dask`` or ``SAGE_TEST_BACKENDS``; by default every
+backend registered in this installation is tested.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sage_core.registry import available_backends
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backends", default=None, help="comma-separated backends to test (default: all installed)")
+
+
+def selected_backends(config) -> list[str]:
+    raw = config.getoption("--backends") or os.environ.get("SAGE_TEST_BACKENDS")
+    return [b.strip() for b in raw.split(",") if b.strip()] if raw else available_backends()
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected_backends(metafunc.config), indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """The backend name; a session-scoped fixture per backend may start its cluster."""
+    return request.param

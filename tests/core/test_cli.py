@@ -1,0 +1,40 @@
+"""The ``sage`` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def sage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sage_core.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_doctor_reports_backends_and_native_extensions():
+    out = sage("doctor")
+    assert out.returncode == 0, out.stderr
+    assert "backend local" in out.stdout and "native sage_db" in out.stdout and "native sage_flow" in out.stdout
+
+
+def test_run_example_prints_its_output():
+    out = sage("run", "examples/hello.py")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[:2] in (["A", "C"], ["C", "A"])
+
+
+def test_run_json_prints_metrics():
+    out = sage("run", "examples/wordcount.py", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout[out.stdout.index("[\n") :])
+    assert payload[0]["name"] == "wordcount"
+    metrics = payload[0]["metrics"]
+    assert metrics["flatmap_1"]["records_out"] == metrics["collect_counts"]["records_in"] > 10000
+
+
+def test_run_with_unknown_backend_fails_with_a_message():
+    out = sage("run", "examples/hello.py", "--backend", "spark")
+    assert out.returncode != 0 and "unknown backend 'spark'" in (out.stderr + out.stdout)

@@ -1,0 +1,228 @@
+"""Function classes and helpers shared by the conformance tests.
+
+They live at module level so every backend (threads, Dask, Ray, Prefect) can ship them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sage_core import (
+    BatchFunction,
+    CoMapFunction,
+    FlatMapFunction,
+    JoinFunction,
+    MapFunction,
+    SinkFunction,
+    SourceFunction,
+    StopSignal,
+)
+
+
+class Upper(MapFunction):
+    def execute(self, data):
+        return data.upper()
+
+
+class AddN(MapFunction):
+    def __init__(self, n):
+        self.n = n
+
+    def execute(self, data):
+        return data + self.n
+
+
+class SplitWords(FlatMapFunction):
+    def execute(self, data):
+        return data.split()
+
+
+class CollectWords(FlatMapFunction):
+    """Emits through ``collect`` instead of returning."""
+
+    def execute(self, data):
+        for word in data.split():
+            self.collect(word)
+
+
+class Countdown(BatchFunction):
+    def __init__(self, start):
+        self.n = start
+
+    def execute(self):
+        if self.n <= 0:
+            return None
+        self.n -= 1
+        return self.n
+
+
+class TickSource(SourceFunction):
+    """Unbounded-style source: returns None (no data yet) every other poll, stops after ``n``."""
+
+    def __init__(self, n):
+        self.n = n
+        self.sent = 0
+        self.polls = 0
+
+    def execute(self):
+        self.polls += 1
+        if self.sent >= self.n:
+            return StopSignal
+        if self.polls % 2:
+            return None
+        self.sent += 1
+        return self.sent
+
+
+class ShardedSource(SourceFunction):
+    """Each parallel instance emits its own share of range(n)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.next = None
+
+    def execute(self):
+        if self.next is None:
+            self.next = self.ctx.parallel_index
+        if self.next >= self.n:
+            return StopSignal
+        value = self.next
+        self.next += self.ctx.parallelism
+        return value
+
+
+class InfiniteSource(SourceFunction):
+    """Never ends by itself; counts what it produced in a custom metric."""
+
+    def execute(self):
+        self.ctx.metrics.inc("produced")
+        return 1
+
+
+class SlowSink(SinkFunction):
+    def __init__(self, delay):
+        self.delay = delay
+
+    def execute(self, data):
+        time.sleep(self.delay)
+        self.ctx.metrics.inc("consumed")
+
+
+class WhereAmI(MapFunction):
+    """Tags each record with the key and the parallel instance that saw it."""
+
+    def execute(self, data):
+        return (self.ctx.current_key, self.ctx.parallel_index, data)
+
+
+class RunningCount(MapFunction):
+    """Keyed state: a per-key counter."""
+
+    def execute(self, data):
+        count = self.ctx.state.get("count", 0) + 1
+        self.ctx.state["count"] = count
+        return (self.ctx.current_key, count)
+
+
+class Tagger(CoMapFunction):
+    def map0(self, data):
+        return ("left", data)
+
+    def map1(self, data):
+        return ("right", data)
+
+
+class InnerJoin(JoinFunction):
+    def execute(self, payload, key, tag):
+        sides = self.ctx.state.setdefault("sides", ([], []))
+        sides[tag].append(payload)
+        other = sides[1 - tag]
+        return [(key, payload, o) if tag == 0 else (key, o, payload) for o in other]
+
+
+class FlushOnClose(SinkFunction):
+    """Buffers everything and only emits (to the driver) on close: proves drain-then-stop."""
+
+    def __init__(self):
+        self.buffer = []
+
+    def execute(self, data):
+        self.buffer.append(data)
+
+    def close(self):
+        self.ctx.collect("flushed", sorted(self.buffer))
+
+
+class FailOn(MapFunction):
+    def __init__(self, bad):
+        self.bad = bad
+
+    def execute(self, data):
+        if data == self.bad:
+            raise ValueError(f"bad record {data}")
+        return data
+
+
+class AskService(MapFunction):
+    def execute(self, data):
+        return self.call_service("calc", data, method="square", timeout=10)
+
+
+class AskServiceAsync(MapFunction):
+    def execute(self, data):
+        return self.call_service_async("calc", data, method="square").result(timeout=10)
+
+
+class AskSlowService(MapFunction):
+    def execute(self, data):
+        return self.call_service("calc", 1.0, method="sleep", timeout=0.2)
+
+
+class Calculator:
+    """A service with lifecycle hooks."""
+
+    def __init__(self, offset=0):
+        self.offset = offset
+        self.ready = False
+
+    def setup(self):
+        self.ready = True
+
+    def square(self, x):
+        assert self.ready
+        return x * x + self.offset
+
+    def sleep(self, seconds):
+        time.sleep(seconds)
+        return seconds
+
+    def health(self):
+        return {"ready": self.ready}
+
+
+def times_two(x):
+    return x * 2
+
+
+def is_even(x):
+    return x % 2 == 0
+
+
+def first_letter(word):
+    return word[0]
+
+
+def modulo_key(x):
+    return x % 5
+
+
+def loop_step(x):
+    return x + 1
+
+
+def below_limit(x):
+    return x < 5
+
+
+def at_limit(x):
+    return x >= 5
