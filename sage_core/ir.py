@@ -126,12 +126,12 @@ class Graph:
 
         >>> from sage_core import LocalEnvironment
         >>> env = LocalEnvironment("demo")
-        >>> _ = env.from_batch([1, 2]).map(lambda x: x + 1).sink(print)
+        >>> _ = env.from_batch([1, 2]).map(lambda x: x + 1).collect("out")
         >>> print(env.graph().explain())  # doctest: +ELLIPSIS
         pipeline 'demo': 3 operators
           source_batch_0 [source_batch] parallelism=1
           map_1 [map] <lambda> (...) parallelism=1 <- source_batch_0
-          sink_2 [sink] print parallelism=1 <- map_1
+          collect_out [sink] CollectSink (...) parallelism=1 <- map_1
         """
         lines = [f"pipeline {self.name!r}: {len(self.nodes)} operators"]
         for n in self.nodes:

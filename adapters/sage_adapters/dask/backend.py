@@ -1,0 +1,190 @@
+"""The Dask backend: pinned tasks over worker-resident stage instances, actors for services."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from distributed import Client, LocalCluster, wait
+from pydantic import Field
+
+from sage_adapters import hosting
+from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
+from sage_core.runtime.instance import CallOutput
+from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
+
+
+class DaskOptions(BackendOptions):
+    """Field names follow ``distributed.Client`` / ``LocalCluster``."""
+
+    address: str | None = Field(None, description="scheduler address; None starts (and reuses) a LocalCluster")
+    n_workers: int = Field(2, ge=1, description="LocalCluster workers (processes)")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
+    processes: bool = Field(True, description="LocalCluster workers as processes")
+
+
+_local: dict[tuple, tuple[LocalCluster, Client]] = {}
+_local_lock = threading.Lock()
+
+
+def _client(options: DaskOptions) -> Client:
+    """A client to ``address``, or to a LocalCluster started once per process and reused."""
+    if options.address:
+        return Client(options.address, set_as_default=False)
+    key = (options.n_workers, options.threads_per_worker, options.processes)
+    with _local_lock:
+        if key not in _local:
+            cluster = LocalCluster(
+                n_workers=options.n_workers,
+                threads_per_worker=options.threads_per_worker,
+                processes=options.processes,
+                dashboard_address=None,
+            )
+            _local[key] = (cluster, Client(cluster, set_as_default=False))
+        return _local[key][1]
+
+
+@atexit.register
+def _close_local_clusters() -> None:
+    for cluster, client in _local.values():
+        client.close()
+        cluster.close()
+    _local.clear()
+
+
+class ServiceActor:
+    """Hosts one service on a Dask worker."""
+
+    def __init__(self, spec: ServiceSpec):
+        self.name = spec.name
+        self.service = spec.instantiate()
+        call_hook(self.service, "setup")
+        call_hook(self.service, "start")
+
+    def call(self, method: str | None, args: tuple, kwargs: dict) -> Any:
+        return resolve_method(self.service, self.name, method)(*args, **kwargs)
+
+    def hook(self, name: str) -> Any:
+        return call_hook(self.service, name)
+
+
+class DaskServiceClient:
+    """Reaches service actors from any worker (pickles with its actor proxies)."""
+
+    def __init__(self, actors: dict[str, Any]):
+        self.actors = actors
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __getstate__(self):
+        return {"actors": self.actors}
+
+    def __setstate__(self, state):
+        self.actors = state["actors"]
+        self._pool = None
+
+    def _actor(self, name: str):
+        from sage_core.errors import ServiceError
+
+        actor = self.actors.get(name)
+        if actor is None:
+            msg = f"no service named {name!r} is registered (registered: {', '.join(sorted(self.actors)) or 'none'})"
+            raise ServiceError(msg)
+        return actor
+
+    def call(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Any:
+        future = self._actor(name).call(method, args, kwargs)
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            raise timeout_error(name, method, timeout) from None
+
+    def call_async(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Future:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(4, thread_name_prefix="sage-dask-service")
+        actor_future = self._actor(name).call(method, args, kwargs)
+        return _with_timeout(self._pool.submit(actor_future.result), name, method, timeout)
+
+
+class DaskSession(Session):
+    def __init__(self, options: DaskOptions):
+        self.options = options
+        self.job_id = uuid.uuid4().hex[:8]
+        self.client: Client = _client(options)  # in the caller's thread, which outlives the job
+        self.hosts: list[str] = []
+        self.placement: dict[tuple[int, int], int] = {}
+        self.names: dict[int, str] = {}
+        self.service_actors: dict[str, Any] = {}
+        self.service_futures: list[Any] = []
+
+    def start(self, job: JobSpec) -> None:
+        with self.client.as_current():  # actor proxies bind to the current client
+            self._start(job, self.client)
+
+    def _start(self, job: JobSpec, client: Client) -> None:
+        self.hosts = sorted(client.scheduler_info()["workers"])
+        if not self.hosts:
+            msg = f"the Dask cluster at {client.scheduler.address} has no workers"
+            raise RuntimeError(msg)
+        for i, spec in enumerate(job.services):
+            future = client.submit(ServiceActor, spec, actor=True, workers=[self.hosts[i % len(self.hosts)]], key=f"sage-{job.name}-service-{spec.name}-{self.job_id}")
+            self.service_futures.append(future)  # the actor lives as long as its future
+            self.service_actors[spec.name] = future.result()
+        services = DaskServiceClient(self.service_actors)
+        self.placement = hosting.place(job, len(self.hosts))
+        self.names = {s.id: s.name for s in job.plan.stages}
+        by_host: dict[int, list[tuple[int, int]]] = {}
+        for key, host in self.placement.items():
+            by_host.setdefault(host, []).append(key)
+        created = [
+            client.submit(hosting.create, self.job_id, job, keys, services, workers=[self.hosts[h]], pure=False, key=f"sage-{job.name}-open-{h}-{self.job_id}")
+            for h, keys in by_host.items()
+        ]
+        for f in created:
+            f.result()
+
+    def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
+        host = self.hosts[self.placement[(stage, index)]]
+        return self.client.submit(
+            hosting.call, self.job_id, stage, index, method, args,
+            workers=[host], allow_other_workers=False, pure=False,
+            key=f"{self.names[stage]}#{index}.{method}-{uuid.uuid4().hex[:12]}",
+        )
+
+    def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
+        try:
+            with self.client.as_current():
+                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return []
+        out = []
+        for f in done:
+            if f.status == "error":
+                out.append((f, f.exception()))
+            else:
+                out.append((f, f.result()))
+        return out
+
+    def close(self) -> None:
+        try:
+            with self.client.as_current():
+                for host in self.hosts:
+                    self.client.submit(hosting.drop, self.job_id, workers=[host], pure=False).result(timeout=30)
+                for actor in self.service_actors.values():
+                    actor.hook("stop").result(timeout=30)
+        finally:
+            self.service_actors.clear()
+            self.service_futures.clear()
+            if self.options.address:
+                self.client.close()
+
+
+class DaskBackend(Backend):
+    name = "dask"
+    distributed = True
+    Options = DaskOptions
+
+    def open_session(self) -> DaskSession:
+        return DaskSession(self.options)

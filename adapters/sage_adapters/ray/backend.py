@@ -1,0 +1,172 @@
+"""The Ray backend: host actors over stage instances, service actors, object refs for bundles."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+import ray
+from pydantic import Field
+
+from sage_adapters import hosting
+from sage_core.errors import ServiceError
+from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
+from sage_core.runtime.instance import CallOutput
+from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
+
+
+class RayOptions(BackendOptions):
+    """``address`` and ``num_cpus`` are passed to ``ray.init`` when SAGE starts Ray."""
+
+    address: str | None = Field(None, description="cluster address ('auto' or ray://...); None starts or reuses a local Ray")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray started by SAGE")
+    hosts: int | None = Field(None, ge=1, description="host actors (processes); default: the largest parallelism")
+
+
+_init_lock = threading.Lock()
+
+
+def ensure_ray(options: RayOptions) -> None:
+    with _init_lock:
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {"include_dashboard": False, "ignore_reinit_error": True, "log_to_driver": True}
+        if options.address:
+            kwargs["address"] = options.address
+        elif options.num_cpus:
+            kwargs["num_cpus"] = options.num_cpus
+        ray.init(**kwargs)
+
+
+@ray.remote
+class InstanceHost:
+    """One process hosting stage instances (threaded: ``max_concurrency`` set at creation)."""
+
+    def create(self, job_id: str, job: JobSpec, keys: list, services: Any) -> int:
+        return hosting.create(job_id, job, keys, services)
+
+    def call(self, job_id: str, stage: int, index: int, method: str, args: tuple) -> CallOutput:
+        return hosting.call(job_id, stage, index, method, args)
+
+    def drop(self, job_id: str) -> int:
+        return hosting.drop(job_id)
+
+
+@ray.remote
+class ServiceActor:
+    """Hosts one service; Ray runs its calls one at a time."""
+
+    def __init__(self, spec: ServiceSpec):
+        self.name = spec.name
+        self.service = spec.instantiate()
+        call_hook(self.service, "setup")
+        call_hook(self.service, "start")
+
+    def call(self, method: str | None, args: tuple, kwargs: dict) -> Any:
+        return resolve_method(self.service, self.name, method)(*args, **kwargs)
+
+    def hook(self, name: str) -> Any:
+        return call_hook(self.service, name)
+
+
+class RayServiceClient:
+    """Reaches service actors from any Ray worker (actor handles pickle)."""
+
+    def __init__(self, actors: dict[str, Any]):
+        self.actors = actors
+
+    def _actor(self, name: str):
+        actor = self.actors.get(name)
+        if actor is None:
+            msg = f"no service named {name!r} is registered (registered: {', '.join(sorted(self.actors)) or 'none'})"
+            raise ServiceError(msg)
+        return actor
+
+    def call(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Any:
+        ref = self._actor(name).call.remote(method, args, kwargs)
+        try:
+            return ray.get(ref, timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            ray.cancel(ref)
+            raise timeout_error(name, method, timeout) from None
+        except ray.exceptions.RayTaskError as exc:
+            raise _cause(exc) from None
+
+    def call_async(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Future:
+        ref = self._actor(name).call.remote(method, args, kwargs)
+        return _with_timeout(ref.future(), name, method, timeout)
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The user's exception inside a RayTaskError (Ray re-raises it wrapped)."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+class RaySession(Session):
+    def __init__(self, options: RayOptions):
+        self.options = options
+        self.job_id = uuid.uuid4().hex[:8]
+        self.hosts: list[Any] = []
+        self.placement: dict[tuple[int, int], int] = {}
+        self.service_actors: dict[str, Any] = {}
+
+    def start(self, job: JobSpec) -> None:
+        for spec in job.services:
+            self.service_actors[spec.name] = ServiceActor.options(
+                name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
+            ).remote(spec)
+        services = RayServiceClient(self.service_actors)
+        count = self.options.hosts or max(s.parallelism for s in job.plan.stages)
+        self.placement = hosting.place(job, count)
+        by_host: dict[int, list[tuple[int, int]]] = {}
+        for key, host in self.placement.items():
+            by_host.setdefault(host, []).append(key)
+        for h in range(count):
+            self.hosts.append(
+                InstanceHost.options(
+                    name=f"sage:{job.name}:host{h}:{self.job_id}",
+                    max_concurrency=max(1, len(by_host.get(h, []))) + 1,
+                    num_cpus=0,
+                ).remote()
+            )
+        ray.get([self.hosts[h].create.remote(self.job_id, job, keys, services) for h, keys in by_host.items()])
+
+    def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
+        return self.hosts[self.placement[(stage, index)]].call.remote(self.job_id, stage, index, method, args)
+
+    def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
+        ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)
+        out = []
+        for ref in ready:
+            try:
+                out.append((ref, ray.get(ref)))
+            except ray.exceptions.RayTaskError as exc:
+                out.append((ref, _cause(exc)))
+            except ray.exceptions.RayError as exc:
+                out.append((ref, exc))
+        return out
+
+    def close(self) -> None:
+        try:
+            for actor in self.service_actors.values():
+                ray.get(actor.hook.remote("stop"), timeout=30)
+        finally:
+            for actor in [*self.service_actors.values(), *self.hosts]:
+                ray.kill(actor)
+            self.service_actors.clear()
+            self.hosts.clear()
+
+
+class RayBackend(Backend):
+    name = "ray"
+    distributed = True
+    Options = RayOptions
+
+    def open_session(self) -> RaySession:
+        # ray.init must run in a long-lived thread (the caller's), not the job's driver thread:
+        # Ray stops answering once the thread that started it has exited.
+        ensure_ray(self.options)
+        return RaySession(self.options)
