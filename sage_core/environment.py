@@ -216,6 +216,8 @@ class Environment:
         merged.update(options)
         backend_obj = get_backend(name)(**merged)
         plan = self.validate(name)
+        preferred = {k: v for k, v in backend_obj.config_defaults.items() if k not in self.config.model_fields_set}
+        config = self.config.model_copy(update=preferred)
         job = JobSpec(
             name=self.name,
             graph=plan.graph,
@@ -228,7 +230,7 @@ class Environment:
                 target_parallelism={s.id: s.parallelism for s in plan.stages},
             ),
         )
-        handle = JobHandle(Driver(job, backend_obj.open_session(), self.config, name))
+        handle = JobHandle(Driver(job, backend_obj.open_session(), config, name), backend_obj.run)
         if not autostop:
             return handle
         result = handle.wait()

@@ -69,6 +69,7 @@ class JobResult:
     dead_letters: list[DeadLetter]
     seconds: float
     cancelled: bool = False
+    details: dict[str, Any] = field(default_factory=dict)  # backend facts, e.g. a Prefect flow run id
 
     def summary(self) -> str:
         lines = [f"job {self.name!r} on {self.backend}: {self.seconds:.3f} s" + (" (cancelled)" if self.cancelled else "")]
@@ -86,4 +87,5 @@ class JobResult:
             "cancelled": self.cancelled,
             "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
             "dead_letters": len(self.dead_letters),
+            **({"details": self.details} if self.details else {}),
         }

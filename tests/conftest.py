@@ -1,7 +1,9 @@
 """Shared fixtures. ``backend`` runs a test once per backend under test.
 
 Choose backends with ``--backends=local,dask`` or ``SAGE_TEST_BACKENDS``; by default every
-backend registered in this installation is tested.
+backend registered in this installation is tested. Each distributed backend is started once
+per test session: one LocalCluster for Dask (reused by the adapter), one local Ray, one
+temporary Prefect server and database.
 """
 
 from __future__ import annotations
@@ -27,7 +29,18 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", selected_backends(metafunc.config), indirect=True)
 
 
+@pytest.fixture(scope="session")
+def prefect_server():
+    """A temporary Prefect API server and database for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def backend(request) -> str:
-    """The backend name; a session-scoped fixture per backend may start its cluster."""
+    """The backend name (with its session-wide server started when it needs one)."""
+    if request.param == "prefect":
+        request.getfixturevalue("prefect_server")
     return request.param

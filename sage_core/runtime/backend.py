@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from sage_core import ir
+from sage_core.results import JobResult
 from sage_core.runtime.instance import CallOutput, InstanceConfig
 from sage_core.runtime.plan import PhysicalPlan
 from sage_core.services import ServiceSpec
+
+if TYPE_CHECKING:
+    from sage_core.runtime.driver import Driver
 
 
 class BackendOptions(BaseModel):
@@ -62,9 +66,16 @@ class Backend(ABC):
     name: ClassVar[str]
     distributed: ClassVar[bool] = False  # functions must pickle
     Options: ClassVar[type[BackendOptions]] = BackendOptions
+    # EnvConfig values this backend prefers unless the user set them (e.g. larger bundles
+    # where each call costs milliseconds).
+    config_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any):
         self.options = self.Options(**options)
 
     @abstractmethod
     def open_session(self) -> Session: ...
+
+    def run(self, driver: Driver) -> JobResult:
+        """Run the driver loop to completion (a backend may wrap it, e.g. in a Prefect flow)."""
+        return driver.run()

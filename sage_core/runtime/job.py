@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sage_core.results import JobResult, OperatorMetrics
@@ -22,16 +24,19 @@ class JobHandle:
         result = handle.wait()
     """
 
-    def __init__(self, driver: Driver):
+    def __init__(self, driver: Driver, run: Callable[[Driver], JobResult]):
         self._driver = driver
+        self._runner = run
         self._result: JobResult | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"sage-driver-{driver.job.name}", daemon=True)
+        # The caller's context variables (e.g. an enclosing Prefect flow run) follow the job.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), name=f"sage-driver-{driver.job.name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._result = self._driver.run()
+            self._result = self._runner(self._driver)
         except BaseException as exc:  # surfaced by wait()
             self._error = exc
 
