@@ -1,8 +1,8 @@
 """nox sessions: tests per backend, lint, typecheck, benchmarks.
 
     nox -s tests            # every backend in one run
-    nox -s tests-local      # one backend (tests-dask, tests-ray, tests-prefect as they land)
-    nox -s lint typecheck bench
+    nox -s tests-local      # one backend: tests-local, tests-dask, tests-ray, tests-prefect
+    nox -s lint typecheck bench capabilities
 """
 
 import nox
@@ -21,10 +21,24 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-@nox.session(name="tests-local")
-def tests_local(session: nox.Session) -> None:
-    session.install("-e", f".[{BACKENDS['local']}]")
-    session.run("pytest", "--backends=local", *session.posargs)
+def _backend_session(backend: str) -> None:
+    @nox.session(name=f"tests-{backend}")
+    def run(session: nox.Session) -> None:
+        session.install("-e", f".[{BACKENDS[backend]}]")
+        session.run("pytest", f"--backends={backend}", *session.posargs)
+
+    run.__doc__ = f"The suite with the conformance tests on the {backend} backend only."
+
+
+for _backend in BACKENDS:
+    _backend_session(_backend)
+
+
+@nox.session
+def capabilities(session: nox.Session) -> None:
+    """Regenerate the capability table in docs/backends.md from the conformance suite."""
+    session.install("-e", ".[all]")
+    session.run("python", "docs/gen_capability_table.py")
 
 
 @nox.session

@@ -5,6 +5,7 @@ They live at module level so every backend (threads, Dask, Ray, Prefect) can shi
 
 from __future__ import annotations
 
+import os
 import time
 
 from sage_core import (
@@ -115,6 +116,13 @@ class WhereAmI(MapFunction):
         return (self.ctx.current_key, self.ctx.parallel_index, data)
 
 
+class WherePid(MapFunction):
+    """Tags each record with the process that handled it."""
+
+    def execute(self, data):
+        return (os.getpid(), data)
+
+
 class RunningCount(MapFunction):
     """Keyed state: a per-key counter."""
 
@@ -160,6 +168,19 @@ class FailOn(MapFunction):
     def execute(self, data):
         if data == self.bad:
             raise ValueError(f"bad record {data}")
+        return data
+
+
+class FailFirstTime(MapFunction):
+    """Raises on its first record ever (a marker file remembers), then passes records on."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def execute(self, data):
+        if not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError("first attempt fails")
         return data
 
 

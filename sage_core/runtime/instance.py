@@ -62,6 +62,7 @@ class StageInstance:
         self.ops: list[Operator] = []
         self._selectors: list[Any] = []
         self._source_out = 0
+        self._replay: tuple[list, bool] | None = None  # records read by a pull that then failed
 
     # -- lifecycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -92,14 +93,19 @@ class StageInstance:
     # -- calls -------------------------------------------------------------------------
     def pull(self, max_records: int, max_seconds: float) -> CallOutput:
         start = time.perf_counter()
-        try:
-            items, done = self.reader.read(max_records, max_seconds)
-        except Exception as exc:
-            head = self.stage.head
-            raise OperatorError(head.name, head.function.describe(), None, _error_text(exc), tb.format_exc()) from exc
-        self._source_out += len(items)
+        if self._replay is not None:  # the last pull failed after reading: process the same records again
+            items, done = self._replay
+        else:
+            try:
+                items, done = self.reader.read(max_records, max_seconds)
+            except Exception as exc:
+                head = self.stage.head
+                raise OperatorError(head.name, head.function.describe(), None, _error_text(exc), tb.format_exc()) from exc
+            self._source_out += len(items)
         out = CallOutput(done=done, records_in=len(items))
+        self._replay = (items, done)
         self._run(items, 0, 0, out)
+        self._replay = None
         out.seconds = time.perf_counter() - start
         self._finish_output(out)
         return out

@@ -117,3 +117,26 @@ def test_keyed_records_reach_one_instance_across_parallel_sources(backend):
     for key, index, _ in rows:
         owners.setdefault(key, set()).add(index)
     assert all(len(s) == 1 for s in owners.values())
+
+
+def test_unpicklable_function_fails_before_anything_runs_on_distributed_backends(backend):
+    import threading
+
+    from sage_core import PipelineValidationError, get_backend
+
+    lock = threading.Lock()
+    started = []
+
+    def guarded(x):
+        with lock:
+            started.append(x)
+            return x
+
+    env = LocalEnvironment("unpicklable")
+    env.from_batch([1, 2]).map(guarded, name="guarded").collect("out")
+    if get_backend(backend).distributed:
+        with pytest.raises(PipelineValidationError, match=f"operator 'guarded'.*cannot be sent to backend '{backend}'"):
+            env.submit(backend=backend)
+        assert started == []
+    else:  # in-process backends need no pickling
+        assert sorted(env.submit(backend=backend).collected["out"]) == [1, 2]

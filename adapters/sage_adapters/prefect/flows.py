@@ -51,16 +51,7 @@ def as_prefect_flow(
         raise PipelineValidationError(msg)
 
     def run_pipeline() -> dict[str, Any]:
-        job_env = env if build is None else build()
-        if not isinstance(job_env, Environment):
-            msg = f"{label}() must return an Environment, got {type(job_env).__name__}"
-            raise PipelineValidationError(msg)
-        token = _inside_sage_flow.set(True)
-        try:
-            result = job_env.submit(backend="prefect", **options)
-        finally:
-            _inside_sage_flow.reset(token)
-        return result.to_dict()
+        return run_in_flow(env if build is None else build(), label, options)
 
     if build is not None:  # let Prefect find the flow by the decorated function's name
         run_pipeline.__name__ = run_pipeline.__qualname__ = build.__name__
@@ -72,3 +63,15 @@ def as_prefect_flow(
         validate_parameters=False,
         persist_result=False,
     )(run_pipeline)
+
+
+def run_in_flow(env: Any, label: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The body of a SAGE flow: submit ``env`` so its tasks join the current flow run."""
+    if not isinstance(env, Environment):
+        msg = f"{label}() must return an Environment, got {type(env).__name__}"
+        raise PipelineValidationError(msg)
+    token = _inside_sage_flow.set(True)
+    try:
+        return env.submit(backend="prefect", **options).to_dict()
+    finally:
+        _inside_sage_flow.reset(token)
