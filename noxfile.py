@@ -11,7 +11,7 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "venv"
 
 BACKENDS = {"local": "dev", "dask": "dev,dask", "ray": "dev,ray", "prefect": "dev,prefect"}
-BENCH_EXTRAS = "dev"
+BENCH_EXTRAS = "all"
 
 
 @nox.session
@@ -58,3 +58,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks print ratios against a baseline measured in the same run."""
     session.install("-e", f".[{BENCH_EXTRAS}]")
     session.run("python", "benchmarks/bench_local.py", *session.posargs)
+    session.run("python", "benchmarks/bench_backends.py", *session.posargs)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -38,3 +40,11 @@ def test_run_json_prints_metrics():
 def test_run_with_unknown_backend_fails_with_a_message():
     out = sage("run", "examples/hello.py", "--backend", "spark")
     assert out.returncode != 0 and "unknown backend 'spark'" in (out.stderr + out.stdout)
+
+
+def test_run_on_another_backend_from_the_command_line():
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    out = sage("run", "examples/wordcount.py", "--backend", "dask", "--option", "n_workers=1", "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout[out.stdout.index("[\n") :])
+    assert payload[0]["backend"] == "dask" and payload[0]["metrics"]["collect_counts"]["records_in"] > 10000
