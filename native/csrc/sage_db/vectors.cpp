@@ -1,0 +1,122 @@
+// Vector storage and exact scoring kernels (see vectors.hpp).
+#include "vectors.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <queue>
+#include <stdexcept>
+
+namespace sagedb {
+
+Metric parse_metric(const std::string& name) {
+  if (name == "l2") return Metric::L2;
+  if (name == "ip") return Metric::IP;
+  if (name == "cosine") return Metric::Cosine;
+  throw std::invalid_argument("unknown metric '" + name + "'; use 'cosine', 'l2' or 'ip'");
+}
+
+const char* metric_name(Metric m) {
+  switch (m) {
+    case Metric::L2: return "l2";
+    case Metric::IP: return "ip";
+    default: return "cosine";
+  }
+}
+
+// Eight independent accumulators let the compiler vectorize without -ffast-math.
+float dot(const float* a, const float* b, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = 0;
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+float l2sq(const float* a, const float* b, size_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      float t = a[i + j] - b[i + j];
+      acc[j] += t * t;
+    }
+  float s = 0;
+  for (; i < d; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+void normalize(float* v, size_t d) {
+  double n = 0;
+  for (size_t i = 0; i < d; ++i) n += double(v[i]) * v[i];
+  if (n <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(n));
+  for (size_t i = 0; i < d; ++i) v[i] *= inv;
+}
+
+void VectorStore::append(const float* rows, size_t n, bool normalize_rows) {
+  const size_t start = data_.size();
+  data_.insert(data_.end(), rows, rows + n * dim_);
+  if (normalize_rows)
+    for (size_t r = 0; r < n; ++r) normalize(data_.data() + start + r * dim_, dim_);
+}
+
+void VectorStore::compact(const std::vector<int64_t>& keep) {
+  std::vector<float> fresh(keep.size() * dim_);
+  for (size_t j = 0; j < keep.size(); ++j)
+    std::copy_n(row(static_cast<size_t>(keep[j])), dim_, fresh.data() + j * dim_);
+  data_ = std::move(fresh);
+}
+
+void score_slots(const VectorStore& vs, Metric metric, const float* q, const int64_t* slots,
+                 size_t n, float* out) {
+  const size_t d = vs.dim();
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = vs.row(static_cast<size_t>(slots[i]));
+    out[i] = metric == Metric::L2 ? l2sq(q, r, d) : dot(q, r, d);
+  }
+}
+
+void exact_topk(const VectorStore& vs, Metric metric, const float* queries, size_t nq,
+                const std::vector<int64_t>& cand, size_t k, int64_t* labels, float* scores) {
+  const size_t d = vs.dim();
+  const float worst = metric == Metric::L2 ? std::numeric_limits<float>::infinity()
+                                           : -std::numeric_limits<float>::infinity();
+  // Heap keeps the current worst of the best k on top.
+  auto cmp = [metric](const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
+    if (a.first != b.first) return better(metric, a.first, b.first);
+    return a.second < b.second;
+  };
+  std::vector<std::pair<float, int64_t>> heap;
+  heap.reserve(k + 1);
+  for (size_t qi = 0; qi < nq; ++qi) {
+    const float* q = queries + qi * d;
+    heap.clear();
+    for (int64_t s : cand) {
+      const float* r = vs.row(static_cast<size_t>(s));
+      float v = metric == Metric::L2 ? l2sq(q, r, d) : dot(q, r, d);
+      if (heap.size() < k) {
+        heap.emplace_back(v, s);
+        std::push_heap(heap.begin(), heap.end(), cmp);
+      } else if (better(metric, v, heap.front().first)) {
+        std::pop_heap(heap.begin(), heap.end(), cmp);
+        heap.back() = {v, s};
+        std::push_heap(heap.begin(), heap.end(), cmp);
+      }
+    }
+    std::sort_heap(heap.begin(), heap.end(), cmp);
+    for (size_t j = 0; j < k; ++j) {
+      if (j < heap.size()) {
+        labels[qi * k + j] = heap[j].second;
+        scores[qi * k + j] = heap[j].first;
+      } else {
+        labels[qi * k + j] = -1;
+        scores[qi * k + j] = worst;
+      }
+    }
+  }
+}
+
+}  // namespace sagedb
