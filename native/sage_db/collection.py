@@ -371,7 +371,7 @@ class Collection:
         written: on error nothing changes.
         """
         self._check_writable()
-        ids = list(ids)
+        ids = _id_list(ids)
         vecs = self._vector_list(vectors, len(ids))
         meta = None if metadata is None else list(metadata)
         txt = None if texts is None else list(texts)
@@ -384,7 +384,7 @@ class Collection:
     def delete(self, ids: Sequence[str]) -> int:
         """Deletes records by id; unknown ids are ignored. Returns how many were deleted."""
         self._check_writable()
-        ids = list(ids)
+        ids = _id_list(ids)
         with self._lock:
             n = int(self._core.delete(ids))
             self._maybe_compact()
@@ -451,7 +451,7 @@ class Collection:
     # -- reads ------------------------------------------------------------------------------
     def get(self, ids: Sequence[str], *, include_vectors: bool = False) -> list[dict[str, Any] | None]:
         """Records by id (``None`` for unknown ids): ``{"id", "metadata", "text"[, "vectors"]}``."""
-        ids = list(ids)
+        ids = _id_list(ids)
         with self._lock:
             slots = self._core.slots_of(ids)
             out: list[dict[str, Any] | None] = []
@@ -689,6 +689,13 @@ class Collection:
 
 def _restore_collection(db: SageDB, name: str) -> Collection:
     return db.collection(name)
+
+
+def _id_list(ids: Any) -> list[str]:
+    if isinstance(ids, (str, bytes)):
+        msg = f"ids must be a list of str, not a single {type(ids).__name__}: wrap it as [{ids!r}]"
+        raise TypeError(msg)
+    return list(ids)
 
 
 def _check_k(k: int) -> None:
