@@ -36,6 +36,7 @@ class FieldIndex:
         self.dim = dim
         self.params = {**DEFAULT_PARAMS[kind], **params}
         self.index: Any = None
+        self._param_cache: dict[int | None, Any] = {}
         self.reset()
 
     # -- building ---------------------------------------------------------------------------
@@ -90,22 +91,36 @@ class FieldIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; ``bitmap`` (bit i of byte i/8) restricts the labels searched."""
         k = max(1, min(k, self.ntotal))
-        params = None
-        if self.kind == "hnsw":
-            ef = int(ef_search or self.params["ef_search"])
-            # A filter leaves fewer neighbours per hop: widen the beam as selectivity drops.
-            ef = max(ef, k, min(1024, int(ef / max(fraction, 1e-3)))) if bitmap is not None else max(ef, k)
-            params = faiss.SearchParametersHNSW(efSearch=ef)
-        elif self.kind == "ivf":
-            params = faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
-        sel = None
-        if bitmap is not None:
+        if bitmap is None and not (self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])):
+            params = self._plain_params(ef_search)
+        else:
+            params = self._params(ef_search, k, fraction)
             sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
-            if params is None:
-                params = faiss.SearchParameters()
             params.sel = sel
         scores, labels = self.index.search(queries, k, params=params)
         return labels, scores
+
+    def _params(self, ef_search: int | None, k: int, fraction: float) -> Any:
+        if self.kind == "hnsw":
+            ef = int(ef_search or self.params["ef_search"])
+            # About ef * fraction of the visited candidates pass the filter: keep that >= 2k.
+            ef = max(ef, k, min(1024, int(2 * k / max(fraction, 1e-3))))
+            return faiss.SearchParametersHNSW(efSearch=ef)
+        if self.kind == "ivf":
+            return faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
+        return faiss.SearchParameters()
+
+    def _plain_params(self, ef_search: int | None) -> Any:
+        """Unfiltered search parameters, cached (building SWIG objects costs microseconds)."""
+        key = ef_search
+        cached = self._param_cache.get(key)
+        if cached is None:
+            if self.kind == "hnsw":
+                cached = faiss.SearchParametersHNSW(efSearch=int(ef_search or self.params["ef_search"]))
+            elif self.kind == "ivf":
+                cached = faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
+            self._param_cache[key] = cached
+        return cached
 
     # -- persistence ------------------------------------------------------------------------
     def serialize(self) -> bytes:
