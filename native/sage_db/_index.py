@@ -6,10 +6,22 @@ sees string ids, metadata or files.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import faiss
 import numpy as np
+
+
+def _single_thread_in_child() -> None:
+    # FAISS's OpenMP pool does not survive fork(): a forked child that searches with several
+    # threads can hang. Forked children therefore search single-threaded; spawned ones
+    # (Dask, Ray, multiprocessing "spawn") keep FAISS's default.
+    faiss.omp_set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_single_thread_in_child)
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
 

@@ -133,7 +133,7 @@ class Collection:
         repair: bool = False,
         snapshot_bytes: bytes | None = None,
         tombstone_ratio: float = 0.2,
-        exact_fraction: float = 0.1,
+        exact_fraction: float = 0.03,
         checkpoint_bytes: int = 1 << 30,
     ) -> None:
         self._db = db
@@ -443,7 +443,15 @@ class Collection:
             ]
             return bytes(self._core.snapshot(blobs))
 
-    def _close(self) -> None:
+    def _close(self, checkpoint: bool | None = None) -> None:
+        """Detaches the log. ``checkpoint=None``: snapshot HNSW/IVF collections that have
+        logged records since their last snapshot (so reopening does not rebuild the graph)."""
+        if self._mode == "w" and self._core is not None:
+            pending = self._core.lsn > self._wal_base
+            if checkpoint is None:
+                checkpoint = pending and self.index_kind != "flat"
+            if checkpoint and pending:
+                self.checkpoint()
         if self._core is not None and self._core.has_wal:
             self._core.detach_wal()
         self._mode = "closed" if self._mode == "w" else self._mode

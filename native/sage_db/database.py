@@ -287,7 +287,7 @@ class SageDB:
             raise KeyError(msg)
         col = self._collections.pop(name, None)
         if col is not None:
-            col._close()
+            col._close(checkpoint=False)
         directory = self._collection_dir(name)
         trash = directory + ".dropped"
         os.replace(directory, trash)
@@ -302,10 +302,15 @@ class SageDB:
         for c in self._collections.values():
             c.checkpoint()
 
-    def close(self) -> None:
-        """Releases the writer lock and the log files. The handle is unusable afterwards."""
+    def close(self, *, checkpoint: bool | None = None) -> None:
+        """Releases the writer lock and the log files. The handle is unusable afterwards.
+
+        ``checkpoint=None`` (default) snapshots HNSW/IVF collections with records logged since
+        their last snapshot, so that reopening loads their graph instead of rebuilding it;
+        ``True`` snapshots every collection with pending records, ``False`` none.
+        """
         for c in self._collections.values():
-            c._close()
+            c._close(checkpoint)
         self._collections.clear()
         if self._lock_file is not None:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)

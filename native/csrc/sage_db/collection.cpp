@@ -18,9 +18,16 @@ std::vector<int64_t> Selection::slots() const {
 }
 
 std::vector<uint8_t> Selection::bitmap() const {
-  std::vector<uint8_t> bits((mask.size() + 7) / 8, 0);
-  for (size_t i = 0; i < mask.size(); ++i)
-    bits[i >> 3] |= static_cast<uint8_t>(mask[i] << (i & 7));
+  const size_t n = mask.size();
+  std::vector<uint8_t> bits((n + 7) / 8, 0);
+  const uint8_t* m = mask.data();
+  const size_t full = n / 8;
+  for (size_t j = 0; j < full; ++j) {
+    const uint8_t* p = m + 8 * j;
+    bits[j] = static_cast<uint8_t>(p[0] | (p[1] << 1) | (p[2] << 2) | (p[3] << 3) | (p[4] << 4) |
+                                   (p[5] << 5) | (p[6] << 6) | (p[7] << 7));
+  }
+  for (size_t i = full * 8; i < n; ++i) bits[i >> 3] |= static_cast<uint8_t>(m[i] << (i & 7));
   return bits;
 }
 
@@ -356,13 +363,18 @@ Selection Collection::select(const FilterNode* where) const {
   const size_t n = n_slots();
   if (where) {
     eval_filter(*where, meta_, n, sel.mask);
-    for (size_t i = 0; i < n; ++i) sel.mask[i] &= alive_[i];
+    uint8_t* m = sel.mask.data();
+    const uint8_t* a = alive_.data();
+    size_t c = 0;
+    for (size_t i = 0; i < n; ++i) {
+      m[i] &= a[i];
+      c += m[i];
+    }
+    sel.count = c;
   } else {
     sel.mask = alive_;
+    sel.count = n_alive_;
   }
-  size_t c = 0;
-  for (size_t i = 0; i < n; ++i) c += sel.mask[i];
-  sel.count = c;
   return sel;
 }
 

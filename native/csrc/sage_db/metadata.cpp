@@ -12,6 +12,7 @@ void Column::set(size_t slot, const Value& v) {
     fval.resize(slot + 1, 0.0);
   }
   type[slot] = v.type;
+  if (v.type != VType::Null) kinds |= static_cast<uint8_t>(1u << static_cast<unsigned>(v.type));
   switch (v.type) {
     case VType::Bool:
     case VType::Int: ival[slot] = v.i; break;
@@ -113,6 +114,36 @@ inline int cmp_cell(const Column& c, size_t i, const Value& v, const int64_t vco
   return 0;
 }
 
+template <typename T, typename Cmp>
+void compare_column(const VType* ty, const T* vals, VType want, T v, size_t m, uint8_t* out, Cmp cmp) {
+  // Branch-free so the compiler vectorises it.
+  for (size_t i = 0; i < m; ++i) out[i] = static_cast<uint8_t>((ty[i] == want) & cmp(vals[i], v));
+}
+
+template <typename T>
+bool dispatch(Op op, const VType* ty, const T* vals, VType want, T v, size_t m, uint8_t* out) {
+  switch (op) {
+    case Op::Eq: compare_column(ty, vals, want, v, m, out, [](T a, T b) { return a == b; }); return true;
+    case Op::Gt: compare_column(ty, vals, want, v, m, out, [](T a, T b) { return a > b; }); return true;
+    case Op::Gte: compare_column(ty, vals, want, v, m, out, [](T a, T b) { return a >= b; }); return true;
+    case Op::Lt: compare_column(ty, vals, want, v, m, out, [](T a, T b) { return a < b; }); return true;
+    case Op::Lte: compare_column(ty, vals, want, v, m, out, [](T a, T b) { return a <= b; }); return true;
+    default: return false;
+  }
+}
+
+// Columns holding only ints (or only floats) next to missing values, compared with a number.
+bool numeric_fast_path(Op op, const Column& c, const Value& v, size_t m, uint8_t* out) {
+  const uint8_t int_only = 1u << static_cast<unsigned>(VType::Int);
+  const uint8_t float_only = 1u << static_cast<unsigned>(VType::Float);
+  if (c.kinds == int_only && v.type == VType::Int)
+    return dispatch<int64_t>(op, c.type.data(), c.ival.data(), VType::Int, v.i, m, out);
+  if (c.kinds == float_only && is_numeric(v.type))
+    return dispatch<double>(op, c.type.data(), c.fval.data(), VType::Float,
+                            v.type == VType::Int ? static_cast<double>(v.i) : v.f, m, out);
+  return false;
+}
+
 void eval_cmp(const FilterNode& node, const Column* col, size_t n, std::vector<uint8_t>& out) {
   out.assign(n, 0);
   const bool negated = node.op == Op::Ne || node.op == Op::Nin;
@@ -124,6 +155,7 @@ void eval_cmp(const FilterNode& node, const Column* col, size_t n, std::vector<u
   const size_t m = std::min(n, col->type.size());
   if (negated) std::fill(out.begin() + static_cast<long>(m), out.end(), 1);
 
+  if (node.op == Op::Eq && numeric_fast_path(Op::Eq, *col, node.values[0], m, out.data())) return;
   if (node.op == Op::In || node.op == Op::Nin || node.op == Op::Eq || node.op == Op::Ne) {
     // Fast path for equality on strings: compare dictionary codes.
     bool all_str = true;
@@ -164,7 +196,7 @@ void eval_cmp(const FilterNode& node, const Column* col, size_t n, std::vector<u
   }
 
   const Value& v = node.values.at(0);
-  // Fast path: integer column compared with an integer.
+  if (numeric_fast_path(node.op, *col, v, m, out.data())) return;
   for (size_t i = 0; i < m; ++i) {
     if (col->type[i] == VType::Null) continue;
     bool ok;

@@ -30,6 +30,7 @@ struct Column {
   std::vector<double> fval;   // Float
   std::vector<std::string> dict;
   std::unordered_map<std::string, int64_t> codes;
+  uint8_t kinds = 0;  // bit (1 << VType) set for every type ever stored (Null excluded)
 
   void set(size_t slot, const Value& v);
   Value get(size_t slot) const;

@@ -7,6 +7,10 @@
 #include <queue>
 #include <stdexcept>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace sagedb {
 
 Metric parse_metric(const std::string& name) {
@@ -24,8 +28,11 @@ const char* metric_name(Metric m) {
   }
 }
 
-// Eight independent accumulators let the compiler vectorize without -ffast-math.
-float dot(const float* a, const float* b, size_t d) {
+// Portable kernels: eight independent accumulators let the compiler vectorise without
+// -ffast-math. On x86-64 an AVX2/FMA version is chosen once at load time when the CPU has it.
+namespace {
+
+float dot_portable(const float* a, const float* b, size_t d) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   size_t i = 0;
   for (; i + 8 <= d; i += 8)
@@ -35,7 +42,7 @@ float dot(const float* a, const float* b, size_t d) {
   return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-float l2sq(const float* a, const float* b, size_t d) {
+float l2sq_portable(const float* a, const float* b, size_t d) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   size_t i = 0;
   for (; i + 8 <= d; i += 8)
@@ -46,6 +53,63 @@ float l2sq(const float* a, const float* b, size_t d) {
   float s = 0;
   for (; i < d; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
   return s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2,fma"))) float hsum256(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= d; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float l2sq_avx2(const float* a, const float* b, size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    __m256 t1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+    s0 = _mm256_fmadd_ps(t0, t0, s0);
+    s1 = _mm256_fmadd_ps(t1, t1, s1);
+  }
+  for (; i + 8 <= d; i += 8) {
+    __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+    s0 = _mm256_fmadd_ps(t0, t0, s0);
+  }
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < d; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
+  return s;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+const bool kHaveAvx2 = false;
+float dot_avx2(const float* a, const float* b, size_t d) { return dot_portable(a, b, d); }
+float l2sq_avx2(const float* a, const float* b, size_t d) { return l2sq_portable(a, b, d); }
+#endif
+
+}  // namespace
+
+float dot(const float* a, const float* b, size_t d) {
+  return kHaveAvx2 ? dot_avx2(a, b, d) : dot_portable(a, b, d);
+}
+
+float l2sq(const float* a, const float* b, size_t d) {
+  return kHaveAvx2 ? l2sq_avx2(a, b, d) : l2sq_portable(a, b, d);
 }
 
 void normalize(float* v, size_t d) {
