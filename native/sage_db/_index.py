@@ -49,10 +49,12 @@ class FieldIndex:
         self.params = {**DEFAULT_PARAMS[kind], **params}
         self.index: Any = None
         self._param_cache: dict[int | None, Any] = {}
+        self._filter_cache: tuple[Any, ...] | None = None
         self.reset()
 
     # -- building ---------------------------------------------------------------------------
     def reset(self) -> None:
+        self._filter_cache = None
         mt = _metric_type(self.metric)
         if self.kind == "flat":
             self.index = faiss.IndexFlat(self.dim, mt)
@@ -106,21 +108,32 @@ class FieldIndex:
         if bitmap is None and not (self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])):
             params = self._plain_params(ef_search)
         else:
-            params = self._params(ef_search, k, fraction)
-            sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
-            params.sel = sel
+            params = self._filtered_params(bitmap, ef_search, k, fraction)
         scores, labels = self.index.search(queries, k, params=params)
         return labels, scores
 
     def _params(self, ef_search: int | None, k: int, fraction: float) -> Any:
         if self.kind == "hnsw":
             ef = int(ef_search or self.params["ef_search"])
-            # About ef * fraction of the visited candidates pass the filter: keep that >= 2k.
-            ef = max(ef, k, min(1024, int(2 * k / max(fraction, 1e-3))))
+            # About ef * fraction of the visited candidates pass the filter: keep that >= k.
+            ef = max(ef, k, min(1024, int(k / max(fraction, 1e-3))))
             return faiss.SearchParametersHNSW(efSearch=ef)
         if self.kind == "ivf":
             return faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
         return faiss.SearchParameters()
+
+    def _filtered_params(self, bitmap: np.ndarray, ef_search: int | None, k: int, fraction: float) -> Any:
+        """Search parameters carrying an IDSelectorBitmap; reused while the same bitmap
+        array comes back (the collection caches the bitmap of its last filter)."""
+        cached = self._filter_cache
+        if cached is not None and cached[0] is bitmap and cached[1] == (ef_search, k, fraction):
+            return cached[2]
+        params = self._params(ef_search, k, fraction)
+        sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
+        params.sel = sel
+        # The tuple keeps the bitmap and the selector alive as long as the parameters.
+        self._filter_cache = (bitmap, (ef_search, k, fraction), params, sel)
+        return params
 
     def _plain_params(self, ef_search: int | None) -> Any:
         """Unfiltered search parameters, cached (building SWIG objects costs microseconds)."""

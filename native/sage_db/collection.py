@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sage_db import _core
-from sage_db._errors import ReadOnlyError, SageDBCorruptionError
+from sage_db._errors import ReadOnlyError, SageDBCorruptionError, SageDBError
 from sage_db._index import FieldIndex
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ WAL_NAME = "wal.log"
 SNAPSHOT_NAME = "snapshot.sdb"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Hits:
     """Results for one query, best first.
 
@@ -149,6 +149,7 @@ class Collection:
         self._wal_offset = 0
         self._wal_base = 0
         self._layout = 0
+        self._sel_cache: tuple[Any, Any, np.ndarray] | None = None
         self._fields: list[tuple[str, int]] = [(f, int(d)) for f, d in config["fields"]]
         self._core: Any = None
         self._indexes: dict[str, FieldIndex] = {}
@@ -419,6 +420,9 @@ class Collection:
             return 0
         wal, _ = self._paths()
         with self._lock:
+            if not os.path.exists(wal):
+                msg = f"collection {self.name!r} was dropped (its log {wal} is gone)"
+                raise SageDBError(msg)
             try:
                 info = self._core.replay_wal(wal, self._wal_offset, self._wal_base)
             except _core.CorruptionError as exc:
@@ -474,9 +478,25 @@ class Collection:
             return out
 
     def _selection(self, where: Mapping[str, Any] | None) -> Any:
+        """Evaluates ``where`` in C++. The last result is reused while the filter text, the
+        log position and the slot layout are unchanged (a service answering many queries
+        with one filter evaluates it once)."""
         if where is None:
             return None
-        return self._core.select(_core.Filter(where))
+        core = self._core
+        key = (repr(where), core.lsn, core.layout_version)
+        cached = self._sel_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        sel = core.select(_core.Filter(where))
+        self._sel_cache = (key, sel, sel.bitmap())
+        return sel
+
+    def _bitmap(self, sel: Any) -> np.ndarray:
+        cached = self._sel_cache
+        if cached is not None and cached[1] is sel:
+            return cached[2]
+        return sel.bitmap()
 
     def _field_name(self, field: str | None) -> str:
         if field is None:
@@ -509,7 +529,7 @@ class Collection:
         bitmap = None
         kk = k
         if sel is not None:
-            bitmap = sel.bitmap()
+            bitmap = self._bitmap(sel)
         elif core.n_dead:
             if core.n_dead <= 256:
                 kk = k + core.n_dead
@@ -520,8 +540,8 @@ class Collection:
         labels, scores = fi.search(queries, kk, bitmap, fraction, ef_search)
         ids, sc, counts, slots = core.resolve(labels, scores, k, sel)
         want = min(k, sel.count if sel is not None else live)
-        short = np.flatnonzero(counts < want)
-        if len(short):
+        if int(counts.min()) < want:
+            short = np.flatnonzero(counts < want)
             # The graph walk found fewer than k allowed neighbours: scan those queries exactly.
             el, es = core.exact_search(fname, queries[short], k, sel)
             eids, esc, ecounts, eslots = core.resolve(el, es, k, None)

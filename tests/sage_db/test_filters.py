@@ -126,3 +126,15 @@ def test_bad_filters_name_the_problem(data, where, message):
     col, _, x = data
     with pytest.raises((ValueError, TypeError), match=message):
         col.search(x[0], k=1, where=where)
+
+
+def test_selection_bitmap_is_faiss_layout(data):
+    from sage_db import _core
+
+    col, meta, _ = data
+    where = {"lang": "de"}
+    mask = np.array([_match(m, where) for m in meta])
+    sel = col._core.select(_core.Filter(where))
+    assert sel.count == mask.sum()
+    np.testing.assert_array_equal(sel.bitmap(), np.packbits(mask, bitorder="little"))
+    np.testing.assert_array_equal(sel.slots(), np.flatnonzero(mask))

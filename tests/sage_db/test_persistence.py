@@ -260,3 +260,50 @@ def test_collections_listed_and_dropped(tmp_path):
         db.drop_collection("a")
     with pytest.raises(ValueError, match="exists with metric 'ip'"):
         db.collection("b", metric="l2")
+
+
+def test_close_checkpoints_hnsw_but_not_flat(tmp_path):
+    db = SageDB.open(tmp_path / "db", dim=8)
+    _fill(db.collection("g", index="hnsw"), n=50)
+    _fill(db.collection("f", index="flat"), n=50)
+    db.close()
+    base = tmp_path / "db" / "collections"
+    assert (base / "g" / "snapshot.sdb").exists()
+    assert not (base / "f" / "snapshot.sdb").exists()
+    assert SageDB.open(tmp_path / "db", mode="r").collection("g").count() == 50
+
+
+def test_reader_ignores_a_record_being_written(tmp_path):
+    db = SageDB.open(tmp_path / "db", dim=8)
+    col = db.collection("c")
+    _fill(col, n=20)
+    wal = _wal(tmp_path)
+    good = os.path.getsize(wal)
+    _fill(col, n=5, start=20, seed=1)
+    full = wal.read_bytes()
+    wal.write_bytes(full[: good + (len(full) - good) // 2])  # as if the writer were mid-append
+    reader = SageDB.open(tmp_path / "db", mode="r").collection("c")
+    assert reader.count() == 20
+    wal.write_bytes(full)
+    assert reader.refresh() == 1 and reader.count() == 25
+
+
+def test_threads_share_a_handle(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = SageDB.open(tmp_path / "db", dim=8)
+    col = db.collection("c", index="hnsw")
+    ids, x = _fill(col, n=200)
+
+    def read(i):
+        return col.search(x[i % 200], k=3, where={"i": {"$gte": 0}}).ids[0]
+
+    def write(i):
+        col.upsert([f"w{i}"], x[i : i + 1] * 2, metadata=[{"i": -1}])
+        return None
+
+    with ThreadPoolExecutor(4) as pool:
+        reads = list(pool.map(read, range(100)))
+        list(pool.map(write, range(50)))
+    assert reads == [f"d{i % 200}" for i in range(100)]
+    assert col.count() == 250
