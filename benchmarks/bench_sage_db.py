@@ -28,8 +28,7 @@ from typing import Any
 
 import faiss
 import numpy as np
-
-from sage_db import SageDB
+from sage_db import SageDB, _core
 
 FILTERS = {  # name -> (sage_db/chroma where, lancedb SQL, predicate on bucket = i % 100)
     "1%": ({"bucket": 7}, "bucket = 7", lambda b: b == 7),
@@ -53,7 +52,9 @@ def mixture(n: int, dim: int, centres: int, rng: np.random.Generator, c: np.ndar
     return x.astype(np.float32), c
 
 
-def timed_queries(fn: Callable[[int], list[Any]], nq: int, budget: float) -> tuple[float, list[list[Any]]]:
+def timed_queries(
+    fn: Callable[[int], list[Any]], nq: int, budget: float
+) -> tuple[float, list[list[Any]]]:
     """Runs fn(i) for i < nq or until `budget` seconds; returns (seconds per query, results)."""
     out = []
     fn(0)  # warm-up
@@ -65,7 +66,9 @@ def timed_queries(fn: Callable[[int], list[Any]], nq: int, budget: float) -> tup
     return (time.perf_counter() - t0) / len(out), out
 
 
-def paired_queries(fa: Callable[[int], list[Any]], fb: Callable[[int], list[Any]], nq: int, budget: float):
+def paired_queries(
+    fa: Callable[[int], list[Any]], fb: Callable[[int], list[Any]], nq: int, budget: float
+):
     """Alternates fa(i) and fb(i) so both see the same machine load (the machine is shared).
     Returns (seconds per query of fa, results of fa, seconds per query of fb, results of fb)."""
     fa(0)
@@ -87,7 +90,11 @@ def paired_queries(fa: Callable[[int], list[Any]], fb: Callable[[int], list[Any]
 
 
 def recall(results: list[list[Any]], truth: np.ndarray, k: int) -> float:
-    hits = [len({int(r) for r in res[:k]} & set(truth[i, :k].tolist())) / min(k, max(1, (truth[i] >= 0).sum())) for i, res in enumerate(results)]
+    hits = [
+        len({int(r) for r in res[:k]} & set(truth[i, :k].tolist()))
+        / min(k, max(1, (truth[i] >= 0).sum()))
+        for i, res in enumerate(results)
+    ]
     return float(np.mean(hits))
 
 
@@ -127,7 +134,9 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
     ids = [str(i) for i in range(n)]
     masks = {name: f[2](bucket) for name, f in FILTERS.items()}
     print(f"computing exact ground truth for {len(q)} queries ...", flush=True)
-    truth = {None: exact_truth(x, q, k, None)} | {name: exact_truth(x, q, k, m) for name, m in masks.items()}
+    truth = {None: exact_truth(x, q, k, None)} | {
+        name: exact_truth(x, q, k, m) for name, m in masks.items()
+    }
     budget = args.budget
     tmp = tempfile.mkdtemp(prefix="bench_sage_db_")
 
@@ -157,7 +166,13 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
             for s in range(0, n, step):
                 col.upsert(ids[s : s + step], x[s : s + step], metadata=meta[s : s + step])
             t_add = time.perf_counter() - t0
-            report.add("sage_db", f"{kind} upsert (WAL, fsync)", vectors_per_s=n / t_add, seconds=t_add, vs_faiss_add=t_add / t_raw_add)
+            report.add(
+                "sage_db",
+                f"{kind} upsert (WAL, fsync)",
+                vectors_per_s=n / t_add,
+                seconds=t_add,
+                vs_faiss_add=t_add / t_raw_add,
+            )
 
             for fname in (None, *FILTERS):
                 if fname is None:
@@ -165,16 +180,38 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
                 else:
                     bitmap = np.packbits(masks[fname], bitorder="little")
                     sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
-                    params = faiss.SearchParametersHNSW(sel=sel, efSearch=64) if kind == "hnsw" else faiss.SearchParameters(sel=sel)
+                    params = (
+                        faiss.SearchParametersHNSW(sel=sel, efSearch=64)
+                        if kind == "hnsw"
+                        else faiss.SearchParameters(sel=sel)
+                    )
                 where = FILTERS[fname][0] if fname else None
                 raw_spq, raw_res, spq, res = paired_queries(
-                    lambda i, params=params: raw.search(q[i : i + 1], k, params=params)[1][0].tolist(),
-                    lambda i, where=where: as_ints(col.search(q[i], k, where=where).ids),
+                    lambda i, params=params, raw=raw: raw.search(q[i : i + 1], k, params=params)[1][
+                        0
+                    ].tolist(),
+                    lambda i, where=where, col=col: as_ints(col.search(q[i], k, where=where).ids),
                     len(q),
                     budget,
                 )
                 config = f"{kind} {fname or 'unfiltered'}"
-                report.add("faiss", config, ms=raw_spq * 1e3, qps=1 / raw_spq, recall=recall(raw_res, truth[fname], k), queries=len(raw_res))
+                report.add(
+                    "faiss",
+                    config,
+                    ms=raw_spq * 1e3,
+                    qps=1 / raw_spq,
+                    recall=recall(raw_res, truth[fname], k),
+                    queries=len(raw_res),
+                )
+                extra = {}
+                if where is not None:
+                    # The collection reuses the last filter's selection; this is what a new
+                    # filter costs on its first query (C++ evaluation + bitmap packing).
+                    flt = _core.Filter(where)
+                    t0 = time.perf_counter()
+                    for _ in range(50):
+                        col._core.select(flt).bitmap()
+                    extra["filter_eval_ms"] = (time.perf_counter() - t0) / 50 * 1e3
                 report.add(
                     "sage_db",
                     config,
@@ -183,6 +220,7 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
                     recall=recall(res, truth[fname], k),
                     queries=len(res),
                     time_vs_faiss=spq / raw_spq,
+                    **extra,
                 )
             del raw
             db.close(checkpoint=False)
@@ -190,7 +228,9 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
             db = SageDB.open(path)
             c2 = db.collection("bench")
             t_reopen = time.perf_counter() - t0
-            report.add("sage_db", f"{kind} reopen (log replay)", seconds=t_reopen, records=c2.count())
+            report.add(
+                "sage_db", f"{kind} reopen (log replay)", seconds=t_reopen, records=c2.count()
+            )
             t0 = time.perf_counter()
             c2.checkpoint()
             t_ckpt = time.perf_counter() - t0
@@ -199,7 +239,13 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
             db = SageDB.open(path)
             c3 = db.collection("bench")
             t_reopen = time.perf_counter() - t0
-            report.add("sage_db", f"{kind} reopen (snapshot)", seconds=t_reopen, checkpoint_s=t_ckpt, records=c3.count())
+            report.add(
+                "sage_db",
+                f"{kind} reopen (snapshot)",
+                seconds=t_reopen,
+                checkpoint_s=t_ckpt,
+                records=c3.count(),
+            )
             db.close()
             shutil.rmtree(path, ignore_errors=True)
 
@@ -238,7 +284,14 @@ def bench_chroma(args, x, q, truth, report, bucket, tmp) -> None:
             return [int(v) for v in r["ids"][0]]
 
         spq, res = timed_queries(one, len(q), args.budget)
-        report.add("chromadb", f"{fname or 'unfiltered'}", ms=spq * 1e3, qps=1 / spq, recall=recall(res, truth[fname], args.k), queries=len(res))
+        report.add(
+            "chromadb",
+            f"{fname or 'unfiltered'}",
+            ms=spq * 1e3,
+            qps=1 / spq,
+            recall=recall(res, truth[fname], args.k),
+            queries=len(res),
+        )
 
 
 def bench_lance(args, x, q, truth, report, bucket, tmp) -> None:
@@ -272,7 +325,14 @@ def bench_lance(args, x, q, truth, report, bucket, tmp) -> None:
             return s.to_arrow()["id"].to_pylist()
 
         spq, res = timed_queries(one, len(q), args.budget)
-        report.add("lancedb", f"{fname or 'unfiltered'}", ms=spq * 1e3, qps=1 / spq, recall=recall(res, truth[fname], args.k), queries=len(res))
+        report.add(
+            "lancedb",
+            f"{fname or 'unfiltered'}",
+            ms=spq * 1e3,
+            qps=1 / spq,
+            recall=recall(res, truth[fname], args.k),
+            queries=len(res),
+        )
 
 
 def bench_bm25(args: argparse.Namespace, report: Report) -> None:
@@ -285,19 +345,28 @@ def bench_bm25(args: argparse.Namespace, report: Report) -> None:
     vocab = sorted({w for d in docs for w in tokenize(d) if len(w) > 3})
     queries = [" ".join(rng.choice(vocab, 3)) for _ in range(args.text_queries)]
     k = args.k
-    print(f"\n== BM25: {len(docs)} paragraphs of pydoc_data.topics, {len(queries)} queries, k={k}", flush=True)
+    print(
+        f"\n== BM25: {len(docs)} paragraphs of pydoc_data.topics, {len(queries)} queries, k={k}",
+        flush=True,
+    )
     tmp = tempfile.mkdtemp(prefix="bench_bm25_")
     try:
         db = SageDB.open(os.path.join(tmp, "db"), dim=1)
         col = db.collection("docs")
         t0 = time.perf_counter()
-        col.upsert([str(i) for i in range(len(docs))], np.ones((len(docs), 1), np.float32), texts=docs)
+        col.upsert(
+            [str(i) for i in range(len(docs))], np.ones((len(docs), 1), np.float32), texts=docs
+        )
         t_build = time.perf_counter() - t0
-        spq, _ = timed_queries(lambda i: col.search_text(queries[i], k).ids, len(queries), args.budget)
+        spq, _ = timed_queries(
+            lambda i: col.search_text(queries[i], k).ids, len(queries), args.budget
+        )
         report.add("sage_db", "bm25", ms=spq * 1e3, qps=1 / spq, build_s=t_build, docs=len(docs))
         sage_spq = spq
         t0 = time.perf_counter()
-        col.upsert(["new"], np.ones((1, 1), np.float32), texts=["an added paragraph about generators"])
+        col.upsert(
+            ["new"], np.ones((1, 1), np.float32), texts=["an added paragraph about generators"]
+        )
         col.delete(["0"])
         report.add("sage_db", "bm25 add+delete 1 doc", ms=(time.perf_counter() - t0) * 1e3)
         db.close()
@@ -308,14 +377,27 @@ def bench_bm25(args: argparse.Namespace, report: Report) -> None:
 
         t0 = time.perf_counter()
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(docs, stopwords=None, show_progress=False), show_progress=False)
+        retriever.index(
+            bm25s.tokenize(docs, stopwords=None, show_progress=False), show_progress=False
+        )
         t_build = time.perf_counter() - t0
 
         def one(i):
-            return retriever.retrieve(bm25s.tokenize([queries[i]], stopwords=None, show_progress=False), k=k, show_progress=False)
+            return retriever.retrieve(
+                bm25s.tokenize([queries[i]], stopwords=None, show_progress=False),
+                k=k,
+                show_progress=False,
+            )
 
         spq, _ = timed_queries(one, len(queries), args.budget)
-        report.add(f"bm25s {version('bm25s')}", "bm25", ms=spq * 1e3, qps=1 / spq, build_s=t_build, sage_db_speedup=spq / sage_spq)
+        report.add(
+            f"bm25s {version('bm25s')}",
+            "bm25",
+            ms=spq * 1e3,
+            qps=1 / spq,
+            build_s=t_build,
+            sage_db_speedup=spq / sage_spq,
+        )
     except ImportError:
         print("bm25s not installed: skipped")
     try:
@@ -324,14 +406,27 @@ def bench_bm25(args: argparse.Namespace, report: Report) -> None:
         t0 = time.perf_counter()
         okapi = BM25Okapi([tokenize(d) for d in docs])
         t_build = time.perf_counter() - t0
-        spq, _ = timed_queries(lambda i: np.argsort(-okapi.get_scores(tokenize(queries[i])))[:k], len(queries), args.budget)
-        report.add(f"rank-bm25 {version('rank-bm25')}", "bm25", ms=spq * 1e3, qps=1 / spq, build_s=t_build, sage_db_speedup=spq / sage_spq)
+        spq, _ = timed_queries(
+            lambda i: np.argsort(-okapi.get_scores(tokenize(queries[i])))[:k],
+            len(queries),
+            args.budget,
+        )
+        report.add(
+            f"rank-bm25 {version('rank-bm25')}",
+            "bm25",
+            ms=spq * 1e3,
+            qps=1 / spq,
+            build_s=t_build,
+            sage_db_speedup=spq / sage_spq,
+        )
     except ImportError:
         print("rank-bm25 not installed: skipped")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--n", type=int, default=100_000)
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--queries", type=int, default=1000)
@@ -340,7 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=10_000, help="upsert batch size")
     p.add_argument("--budget", type=float, default=10.0, help="seconds per query configuration")
     p.add_argument("--text-queries", type=int, default=500)
-    p.add_argument("--no-peers", dest="peers", action="store_false", help="skip chromadb and lancedb")
+    p.add_argument(
+        "--no-peers", dest="peers", action="store_false", help="skip chromadb and lancedb"
+    )
     p.add_argument("--quick", action="store_true", help="n=5000, dim=64, 100 queries, no peers")
     p.add_argument("--json", help="also write the rows as JSON to this file")
     args = p.parse_args(argv)

@@ -87,7 +87,11 @@ class FieldIndex:
         index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, mt)
         rng = np.random.default_rng(0)
         n = len(all_vectors)
-        sample = all_vectors if n <= 256 * nlist else all_vectors[np.sort(rng.choice(n, 256 * nlist, replace=False))]
+        sample = (
+            all_vectors
+            if n <= 256 * nlist
+            else all_vectors[np.sort(rng.choice(n, 256 * nlist, replace=False))]
+        )
         index.train(np.ascontiguousarray(sample))
         self._quantizer = quantizer  # the IVF index borrows it
         index.nprobe = int(self.params["nprobe"])
@@ -105,7 +109,9 @@ class FieldIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; ``bitmap`` (bit i of byte i/8) restricts the labels searched."""
         k = max(1, min(k, self.ntotal))
-        if bitmap is None and not (self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])):
+        if bitmap is None and not (
+            self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])
+        ):
             params = self._plain_params(ef_search)
         else:
             params = self._filtered_params(bitmap, ef_search, k, fraction)
@@ -122,7 +128,9 @@ class FieldIndex:
             return faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
         return faiss.SearchParameters()
 
-    def _filtered_params(self, bitmap: np.ndarray, ef_search: int | None, k: int, fraction: float) -> Any:
+    def _filtered_params(
+        self, bitmap: np.ndarray, ef_search: int | None, k: int, fraction: float
+    ) -> Any:
         """Search parameters carrying an IDSelectorBitmap; reused while the same bitmap
         array comes back (the collection caches the bitmap of its last filter)."""
         cached = self._filter_cache
@@ -141,7 +149,9 @@ class FieldIndex:
         cached = self._param_cache.get(key)
         if cached is None:
             if self.kind == "hnsw":
-                cached = faiss.SearchParametersHNSW(efSearch=int(ef_search or self.params["ef_search"]))
+                cached = faiss.SearchParametersHNSW(
+                    efSearch=int(ef_search or self.params["ef_search"])
+                )
             elif self.kind == "ivf":
                 cached = faiss.SearchParametersIVF(nprobe=int(self.params["nprobe"]))
             self._param_cache[key] = cached

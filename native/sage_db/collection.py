@@ -50,7 +50,7 @@ class Hits:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[tuple[str, float]]:
-        return iter(zip(self.ids, self.scores.tolist()))
+        return iter(zip(self.ids, self.scores.tolist(), strict=True))
 
 
 def read_header(path: str) -> dict[str, Any]:
@@ -212,7 +212,9 @@ class Collection:
         return os.path.join(self._dir, WAL_NAME), os.path.join(self._dir, SNAPSHOT_NAME)
 
     def _new_core(self) -> Any:
-        return _core.CollectionCore(self._fields, self.metric, json.dumps(self._config, sort_keys=True))
+        return _core.CollectionCore(
+            self._fields, self.metric, json.dumps(self._config, sort_keys=True)
+        )
 
     def _new_indexes(self) -> dict[str, FieldIndex]:
         params = self._config.get("index_params", {})
@@ -406,7 +408,9 @@ class Collection:
                 core.compact()
                 self._sync_indexes()
             blobs = [
-                (f, fi.serialize()) for f, fi in self._indexes.items() if fi.kind != "flat" and fi.ready
+                (f, fi.serialize())
+                for f, fi in self._indexes.items()
+                if fi.kind != "flat" and fi.ready
             ]
             wal, snap = self._paths()
             core.write_snapshot(snap, blobs)
@@ -461,7 +465,9 @@ class Collection:
         self._mode = "closed" if self._mode == "w" else self._mode
 
     # -- reads ------------------------------------------------------------------------------
-    def get(self, ids: Sequence[str], *, include_vectors: bool = False) -> list[dict[str, Any] | None]:
+    def get(
+        self, ids: Sequence[str], *, include_vectors: bool = False
+    ) -> list[dict[str, Any] | None]:
         """Records by id (``None`` for unknown ids): ``{"id", "metadata", "text"[, "vectors"]}``."""
         ids = _id_list(ids)
         with self._lock:
@@ -473,7 +479,9 @@ class Collection:
                     continue
                 rec = self._core.record(s)
                 if include_vectors:
-                    rec["vectors"] = {f: np.array(self._core.vectors(f, s, s + 1)[0]) for f, _ in self._fields}
+                    rec["vectors"] = {
+                        f: np.array(self._core.vectors(f, s, s + 1)[0]) for f, _ in self._fields
+                    }
                 out.append(rec)
             return out
 
@@ -552,7 +560,9 @@ class Collection:
                 slots[row] = eslots[j]
         return ids, sc, counts, slots
 
-    def _hits(self, ids: list[str], scores: np.ndarray, slots: np.ndarray, include: Sequence[str]) -> Hits:
+    def _hits(
+        self, ids: list[str], scores: np.ndarray, slots: np.ndarray, include: Sequence[str]
+    ) -> Hits:
         records = None
         if include:
             unknown = set(include) - {"metadata", "text"}
@@ -586,7 +596,9 @@ class Collection:
         """
         _check_k(k)
         if isinstance(query, Mapping):
-            return self._search_multi(query, k, where=where, weights=weights, ef_search=ef_search, include=include)
+            return self._search_multi(
+                query, k, where=where, weights=weights, ef_search=ef_search, include=include
+            )
         fname = self._field_name(field)
         with self._lock:
             q = self._core.prepare_queries(fname, query)
@@ -611,7 +623,11 @@ class Collection:
             raise ValueError(msg)
         for f in query:
             self._field_name(f)
-        w = {f: 1.0 for f in query} if weights is None else {f: float(weights.get(f, 0.0)) for f in query}
+        w = (
+            {f: 1.0 for f in query}
+            if weights is None
+            else {f: float(weights.get(f, 0.0)) for f in query}
+        )
         arrays = {f: np.asarray(q, dtype=np.float32) for f, q in query.items()}
         dims = {a.ndim for a in arrays.values()}
         if len(dims) != 1:
@@ -630,7 +646,9 @@ class Collection:
             sel = self._selection(where)
             prepared = {f: core.prepare_queries(f, a) for f, a in arrays.items()}
             n_cand = max(4 * k, 40)
-            per_field = {f: self._dense(f, prepared[f], n_cand, sel, ef_search)[3] for f in prepared}
+            per_field = {
+                f: self._dense(f, prepared[f], n_cand, sel, ef_search)[3] for f in prepared
+            }
             for i in range(next(iter(nq))):
                 cand = np.unique(np.concatenate([per_field[f][i] for f in prepared]))
                 cand = cand[cand >= 0]
@@ -642,7 +660,9 @@ class Collection:
                     total += w[f] * (-s if self.metric == "l2" else s)
                 order = np.lexsort((cand, -total))[:k]
                 slots = cand[order]
-                out.append(self._hits(core.ids_of(slots), total[order].astype(np.float32), slots, include))
+                out.append(
+                    self._hits(core.ids_of(slots), total[order].astype(np.float32), slots, include)
+                )
         return out[0] if single else out
 
     def search_text(

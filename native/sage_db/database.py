@@ -131,7 +131,9 @@ class SageDB:
             snap = bytes(view[pos : pos + size])
             pos += size
             header = _snapshot_config(snap)
-            db._collections[name] = Collection(db, name, header, directory=None, mode="memory", snapshot_bytes=snap)
+            db._collections[name] = Collection(
+                db, name, header, directory=None, mode="memory", snapshot_bytes=snap
+            )
         return db
 
     def to_bytes(self) -> bytes:
@@ -217,7 +219,9 @@ class SageDB:
         if not os.path.isdir(base):
             return []
         return sorted(
-            n for n in os.listdir(base) if _NAME.match(n) and os.path.exists(os.path.join(base, n, WAL_NAME))
+            n
+            for n in os.listdir(base)
+            if _NAME.match(n) and os.path.exists(os.path.join(base, n, WAL_NAME))
         )
 
     def collection(
@@ -268,7 +272,15 @@ class SageDB:
                     index_params=index_params,
                 )
                 os.makedirs(directory, exist_ok=True)
-            col = Collection(self, name, config, directory=directory, mode=self._mode, sync=self._sync, repair=self._repair)
+            col = Collection(
+                self,
+                name,
+                config,
+                directory=directory,
+                mode=self._mode,
+                sync=self._sync,
+                repair=self._repair,
+            )
             self._collections[name] = col
         _check_matches(col, metric=metric, index=index, dim=dim, fields=fields)
         return col
@@ -332,7 +344,11 @@ class SageDB:
     # -- pickling ---------------------------------------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
         if self._path is None:
-            state: dict[str, Any] = {"ser_version": PICKLE_VERSION, "kind": "bytes", "data": self.to_bytes()}
+            state: dict[str, Any] = {
+                "ser_version": PICKLE_VERSION,
+                "kind": "bytes",
+                "data": self.to_bytes(),
+            }
         else:
             # By path; a writer's pickle reopens as a reader (there is one writer).
             state = {"ser_version": PICKLE_VERSION, "kind": "path", "path": self._path, "mode": "r"}

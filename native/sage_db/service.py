@@ -124,20 +124,37 @@ class SageDBService:
         include: Sequence[str] = ("metadata", "text"),
         **kwargs: Any,
     ) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
-        hits = self._guard(self._collection().search, query, k, where=where, include=include, **kwargs)
+        hits = self._guard(
+            self._collection().search, query, k, where=where, include=include, **kwargs
+        )
         if isinstance(hits, list):
             return [_hits_to_dicts(h) for h in hits]
         return _hits_to_dicts(hits)
 
     def search_text(
-        self, text: str, k: int = 10, *, where: Mapping[str, Any] | None = None, include: Sequence[str] = ("metadata", "text")
+        self,
+        text: str,
+        k: int = 10,
+        *,
+        where: Mapping[str, Any] | None = None,
+        include: Sequence[str] = ("metadata", "text"),
     ) -> list[dict[str, Any]]:
-        return _hits_to_dicts(self._guard(self._collection().search_text, text, k, where=where, include=include))
+        return _hits_to_dicts(
+            self._guard(self._collection().search_text, text, k, where=where, include=include)
+        )
 
     def hybrid(
-        self, query: Any, text: str, k: int = 10, *, include: Sequence[str] = ("metadata", "text"), **kwargs: Any
+        self,
+        query: Any,
+        text: str,
+        k: int = 10,
+        *,
+        include: Sequence[str] = ("metadata", "text"),
+        **kwargs: Any,
     ) -> list[dict[str, Any]]:
-        return _hits_to_dicts(self._guard(self._collection().hybrid, query, text, k, include=include, **kwargs))
+        return _hits_to_dicts(
+            self._guard(self._collection().hybrid, query, text, k, include=include, **kwargs)
+        )
 
     def upsert(
         self,

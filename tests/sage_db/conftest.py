@@ -14,7 +14,9 @@ def clustered(n: int, dim: int, centres: int, seed: int = 0, spread: float = 0.1
     return (c[labels] + spread * rng.standard_normal((n, dim))).astype(np.float32)
 
 
-def brute_force(x: np.ndarray, q: np.ndarray, k: int, metric: str, allowed: np.ndarray | None = None):
+def brute_force(
+    x: np.ndarray, q: np.ndarray, k: int, metric: str, allowed: np.ndarray | None = None
+):
     """Reference top-k: indices and scores, NumPy only."""
     if metric == "cosine":
         x = x / np.linalg.norm(x, axis=1, keepdims=True)

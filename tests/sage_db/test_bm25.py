@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
+from pydoc_data.topics import topics
 
 import numpy as np
 import pytest
-from pydoc_data.topics import topics
-
 from sage_db import SageDB, tokenize
-
 
 
 def ref_scores(docs: list[str], query: str, k1=1.5, b=0.75) -> np.ndarray:
@@ -29,7 +27,16 @@ def ref_scores(docs: list[str], query: str, k1=1.5, b=0.75) -> np.ndarray:
 
 
 def test_tokenizer():
-    assert tokenize("Hello, WORLD! x_y 3.14 naïve Café") == ["hello", "world", "x", "y", "3", "14", "naïve", "caf\u00e9"]
+    assert tokenize("Hello, WORLD! x_y 3.14 naïve Café") == [
+        "hello",
+        "world",
+        "x",
+        "y",
+        "3",
+        "14",
+        "naïve",
+        "caf\u00e9",
+    ]
     assert tokenize("") == [] and tokenize("  ...  ") == []
 
 
@@ -57,7 +64,9 @@ def kb(tmp_path_factory, corpus):
         for tok in tokenize(t):
             v += proj[vocab.setdefault(tok, len(vocab)) % 4096]
         rows.append(v + 1e-3)
-    col = SageDB.open(tmp_path_factory.mktemp("kb") / "db", dim=64).collection("topics", metric="cosine")
+    col = SageDB.open(tmp_path_factory.mktemp("kb") / "db", dim=64).collection(
+        "topics", metric="cosine"
+    )
     col.upsert(keys, np.stack(rows), texts=texts, metadata=[{"first": k[0]} for k in keys])
     return col, np.stack(rows), proj, keys
 
@@ -65,7 +74,12 @@ def kb(tmp_path_factory, corpus):
 def test_scores_match_reference(kb, corpus):
     col, *_ = kb
     keys, texts = corpus
-    for query in ["for loop iteration", "exception handling try except", "class inheritance method", "zzzz"]:
+    for query in [
+        "for loop iteration",
+        "exception handling try except",
+        "class inheritance method",
+        "zzzz",
+    ]:
         ref = ref_scores(texts, query)
         hits = col.search_text(query, k=10)
         order = np.argsort(-ref, kind="stable")[: len(hits)]
@@ -97,7 +111,9 @@ def test_incremental_equals_rebuild(tmp_path, corpus):
     for q in ["loops", "import statement module", "string format"]:
         a, b = inc.search_text(q, k=20), fresh.search_text(q, k=20)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
-        np.testing.assert_allclose(a.scores, np.sort(ref_scores(new_texts, q))[::-1][: len(a)], rtol=1e-4)
+        np.testing.assert_allclose(
+            a.scores, np.sort(ref_scores(new_texts, q))[::-1][: len(a)], rtol=1e-4
+        )
 
 
 def test_hybrid_rrf_formula(kb):
@@ -127,7 +143,7 @@ def test_hybrid_weighted_formula(kb):
     def norm(hits):
         s = hits.scores.astype(float)
         span = s.max() - s.min()
-        return {i: (v - s.min()) / span if span else 1.0 for i, v in zip(hits.ids, s)}
+        return {i: (v - s.min()) / span if span else 1.0 for i, v in zip(hits.ids, s, strict=True)}
 
     nd, ns = norm(dense), norm(sparse)
     total = {i: 0.3 * nd.get(i, 0) + 0.7 * ns.get(i, 0) for i in set(nd) | set(ns)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import sage_db
 from sage_db import SageDB
 
@@ -12,7 +11,12 @@ from sage_db import SageDB
 @pytest.fixture
 def col(tmp_path):
     c = SageDB.open(tmp_path / "db", dim=4).collection("c", metric="l2")
-    c.upsert(["a", "b"], np.eye(4, dtype=np.float32)[:2], metadata=[{"x": 1}, {"x": 2}], texts=["alpha", "beta"])
+    c.upsert(
+        ["a", "b"],
+        np.eye(4, dtype=np.float32)[:2],
+        metadata=[{"x": 1}, {"x": 2}],
+        texts=["alpha", "beta"],
+    )
     return c
 
 
@@ -25,20 +29,56 @@ def _unchanged(col):
 @pytest.mark.parametrize(
     "kwargs, exc, message",
     [
-        ({"ids": ["c"], "vectors": np.zeros((1, 5), np.float32)}, ValueError, "dimension 5, the collection expects 4"),
-        ({"ids": ["c", "d"], "vectors": np.array([[0, 0, 0, 1], [np.nan, 0, 0, 0]], np.float32)}, ValueError, "id 'd'.*NaN"),
+        (
+            {"ids": ["c"], "vectors": np.zeros((1, 5), np.float32)},
+            ValueError,
+            "dimension 5, the collection expects 4",
+        ),
+        (
+            {"ids": ["c", "d"], "vectors": np.array([[0, 0, 0, 1], [np.nan, 0, 0, 0]], np.float32)},
+            ValueError,
+            "id 'd'.*NaN",
+        ),
         ({"ids": ["c"], "vectors": np.full((1, 4), np.inf)}, ValueError, "NaN or infinity"),
-        ({"ids": ["c", "d"], "vectors": np.zeros((3, 4), np.float32)}, ValueError, "2 ids but 3 vectors"),
-        ({"ids": ["c", "c"], "vectors": np.zeros((2, 4), np.float32)}, ValueError, "'c' appears more than once"),
-        ({"ids": ["c"], "vectors": np.zeros((1, 4)), "texts": ["x", "y"]}, ValueError, "1 ids but 2 texts"),
-        ({"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{}, {}]}, ValueError, "1 ids but 2 metadata"),
-        ({"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{"k": [1]}]}, TypeError, r"metadata\[0\]\['k'\]"),
-        ({"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{"$k": 1}]}, ValueError, "may not be empty or start"),
+        (
+            {"ids": ["c", "d"], "vectors": np.zeros((3, 4), np.float32)},
+            ValueError,
+            "2 ids but 3 vectors",
+        ),
+        (
+            {"ids": ["c", "c"], "vectors": np.zeros((2, 4), np.float32)},
+            ValueError,
+            "'c' appears more than once",
+        ),
+        (
+            {"ids": ["c"], "vectors": np.zeros((1, 4)), "texts": ["x", "y"]},
+            ValueError,
+            "1 ids but 2 texts",
+        ),
+        (
+            {"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{}, {}]},
+            ValueError,
+            "1 ids but 2 metadata",
+        ),
+        (
+            {"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{"k": [1]}]},
+            TypeError,
+            r"metadata\[0\]\['k'\]",
+        ),
+        (
+            {"ids": ["c"], "vectors": np.zeros((1, 4)), "metadata": [{"$k": 1}]},
+            ValueError,
+            "may not be empty or start",
+        ),
         ({"ids": [1], "vectors": np.zeros((1, 4))}, TypeError, r"ids\[0\] must be str"),
         ({"ids": "c", "vectors": np.zeros((1, 4))}, TypeError, "not a single str"),
         ({"ids": [""], "vectors": np.zeros((1, 4))}, ValueError, "non-empty"),
         ({"ids": ["c"], "vectors": np.zeros((1, 2, 4))}, ValueError, "2-D array"),
-        ({"ids": ["c"], "vectors": [["a", "b", "c", "d"]]}, (TypeError, ValueError), "could not convert|float array"),
+        (
+            {"ids": ["c"], "vectors": [["a", "b", "c", "d"]]},
+            (TypeError, ValueError),
+            "could not convert|float array",
+        ),
     ],
 )
 def test_bad_upserts_change_nothing(col, kwargs, exc, message):

@@ -13,7 +13,6 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import clustered
-
 from sage_db import SageDB, SageDBCorruptionError, SageDBLockedError
 from sage_db.collection import read_header
 
@@ -22,7 +21,12 @@ def _fill(col, n=300, d=8, seed=0, start=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d)).astype(np.float32)
     ids = [f"d{i}" for i in range(start, start + n)]
-    col.upsert(ids, x, metadata=[{"i": i} for i in range(start, start + n)], texts=[f"text {i}" for i in range(n)])
+    col.upsert(
+        ids,
+        x,
+        metadata=[{"i": i} for i in range(start, start + n)],
+        texts=[f"text {i}" for i in range(n)],
+    )
     return ids, x
 
 
@@ -59,9 +63,10 @@ def test_checkpoint_stores_hnsw_graph(tmp_path):
     col.checkpoint()
     snap = tmp_path / "db" / "collections" / "c" / "snapshot.sdb"
     assert read_header(str(snap))["config"]["index"] == "hnsw"
-    assert os.path.getsize(tmp_path / "db" / "collections" / "c" / "wal.log") == read_header(
-        str(tmp_path / "db" / "collections" / "c" / "wal.log")
-    )["size"]
+    assert (
+        os.path.getsize(tmp_path / "db" / "collections" / "c" / "wal.log")
+        == read_header(str(tmp_path / "db" / "collections" / "c" / "wal.log"))["size"]
+    )
     want = col.search(x[:20], k=5)
     db.close()
     got = SageDB.open(tmp_path / "db", mode="r").collection("c").search(x[:20], k=5)
@@ -90,7 +95,9 @@ CHILD = textwrap.dedent(
 @pytest.mark.parametrize("index", ["flat", "hnsw"])
 def test_acknowledged_writes_survive_sigkill(tmp_path, index):
     path = str(tmp_path / "db")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, path, index], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, path, index], stdout=subprocess.PIPE, text=True
+    )
     acked = -1
     try:
         for line in proc.stdout:
@@ -237,7 +244,9 @@ def test_pickle_every_protocol(tmp_path, protocol):
     for other in (by_path, frozen.collection("c")):
         got = other.search(x[:5], k=4)
         assert [h.ids for h in got] == [h.ids for h in want]
-        np.testing.assert_allclose(np.stack([h.scores for h in got]), np.stack([h.scores for h in want]), rtol=1e-5)
+        np.testing.assert_allclose(
+            np.stack([h.scores for h in got]), np.stack([h.scores for h in want]), rtol=1e-5
+        )
     ref = pickle.loads(pickle.dumps(db.ref("r"), protocol=protocol))
     assert ref.open().collection("c").count() == 100
 

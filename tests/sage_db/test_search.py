@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import brute_force, clustered
-
 from sage_db import Hits, SageDB
 
 
@@ -18,7 +17,7 @@ def test_flat_matches_brute_force(tmp_path, rng, metric):
     col.upsert([f"d{i}" for i in range(len(x))], x)
     hits = col.search(q, k=7)
     ref, ref_scores = brute_force(x, q, 7, metric)
-    for h, r, rs in zip(hits, ref, ref_scores):
+    for h, r, rs in zip(hits, ref, ref_scores, strict=True):
         assert h.ids == [f"d{i}" for i in r]
         np.testing.assert_allclose(h.scores, rs, rtol=1e-4, atol=1e-4)
 
@@ -36,8 +35,12 @@ def test_single_query_returns_hits_batch_returns_list(tmp_path, rng):
 def _meta(n, rng):
     langs = np.array(["en", "de", "fr", "ja"])
     return [
-        {"lang": str(langs[rng.integers(4)]), "year": int(rng.integers(1990, 2025)), "score": float(rng.random()),
-         "ok": bool(rng.random() < 0.5)}
+        {
+            "lang": str(langs[rng.integers(4)]),
+            "year": int(rng.integers(1990, 2025)),
+            "score": float(rng.random()),
+            "ok": bool(rng.random() < 0.5),
+        }
         for _ in range(n)
     ]
 
@@ -53,9 +56,15 @@ def test_filtered_search_is_exact(tmp_path, rng, index):
     filters = [
         ({"lang": "en"}, lambda m: m["lang"] == "en"),
         ({"year": {"$gte": 2020}}, lambda m: m["year"] >= 2020),  # ~12%
-        ({"$and": [{"lang": "ja"}, {"year": {"$lt": 1993}}]}, lambda m: m["lang"] == "ja" and m["year"] < 1993),
+        (
+            {"$and": [{"lang": "ja"}, {"year": {"$lt": 1993}}]},
+            lambda m: m["lang"] == "ja" and m["year"] < 1993,
+        ),
         ({"ok": True, "score": {"$gt": 0.5}}, lambda m: m["ok"] and m["score"] > 0.5),
-        ({"$or": [{"lang": {"$in": ["fr", "de"]}}, {"year": 2000}]}, lambda m: m["lang"] in ("fr", "de") or m["year"] == 2000),
+        (
+            {"$or": [{"lang": {"$in": ["fr", "de"]}}, {"year": 2000}]},
+            lambda m: m["lang"] in ("fr", "de") or m["year"] == 2000,
+        ),
         ({"lang": {"$nin": ["en", "de", "fr"]}}, lambda m: m["lang"] == "ja"),
     ]
     for where, pred in filters:
@@ -63,7 +72,7 @@ def test_filtered_search_is_exact(tmp_path, rng, index):
         ref, _ = brute_force(x, q, 10, "l2", allowed)
         hits = col.search(q, k=10, where=where)
         found = 0
-        for h, r in zip(hits, ref):
+        for h, r in zip(hits, ref, strict=True):
             assert len(h) == min(10, allowed.sum())  # k hits whenever k records match
             expect = [f"d{i}" for i in r[: len(h)]]
             assert all(pred(meta[int(i[1:])]) for i in h.ids), where
@@ -81,7 +90,9 @@ def test_hnsw_recall_on_clustered_data(tmp_path):
     col.upsert([str(i) for i in range(n)], x)
     hits = col.search(q, k=10)
     ref, _ = brute_force(x, q, 10, "cosine")
-    recall = np.mean([len(set(h.ids) & {str(i) for i in r}) / 10 for h, r in zip(hits, ref)])
+    recall = np.mean(
+        [len(set(h.ids) & {str(i) for i in r}) / 10 for h, r in zip(hits, ref, strict=True)]
+    )
     assert recall >= 0.95
 
 
@@ -91,7 +102,10 @@ def test_hnsw_selective_filter_returns_k(tmp_path, rng):
     meta = [{"bucket": i % 100} for i in range(n)]  # 1% per bucket value
     col = SageDB.open(tmp_path / "db", dim=d).collection("c", metric="l2", index="hnsw")
     col.upsert([str(i) for i in range(n)], x, metadata=meta)
-    for where, mask in [({"bucket": 7}, np.arange(n) % 100 == 7), ({"bucket": {"$lt": 50}}, np.arange(n) % 100 < 50)]:
+    for where, mask in [
+        ({"bucket": 7}, np.arange(n) % 100 == 7),
+        ({"bucket": {"$lt": 50}}, np.arange(n) % 100 < 50),
+    ]:
         h = col.search(x[11], k=10, where=where)
         ref, _ = brute_force(x, x[11:12], 10, "l2", mask)
         assert len(h) == 10
@@ -100,13 +114,17 @@ def test_hnsw_selective_filter_returns_k(tmp_path, rng):
 
 def test_ivf_trains_lazily_and_searches(tmp_path):
     x = clustered(3000, 16, 20, seed=2)
-    col = SageDB.open(tmp_path / "db", dim=16).collection("c", metric="l2", index="ivf", nlist=16, nprobe=8)
+    col = SageDB.open(tmp_path / "db", dim=16).collection(
+        "c", metric="l2", index="ivf", nlist=16, nprobe=8
+    )
     col.upsert([str(i) for i in range(100)], x[:100])  # below the training size: exact scan
     assert col.search(x[5], k=1).ids == ["5"]
     col.upsert([str(i) for i in range(100, 3000)], x[100:])
     ref, _ = brute_force(x, x[:50] + 0.01, 10, "l2")
     hits = col.search(x[:50] + 0.01, k=10)
-    recall = np.mean([len(set(h.ids) & {str(i) for i in r}) / 10 for h, r in zip(hits, ref)])
+    recall = np.mean(
+        [len(set(h.ids) & {str(i) for i in r}) / 10 for h, r in zip(hits, ref, strict=True)]
+    )
     assert recall >= 0.9
 
 
@@ -154,6 +172,11 @@ def test_multifield_weighted_search(tmp_path, rng):
 def test_include_metadata_and_text(tmp_path, rng):
     x = rng.standard_normal((10, 4)).astype(np.float32)
     col = SageDB.open(tmp_path / "db", dim=4).collection("c")
-    col.upsert([str(i) for i in range(10)], x, metadata=[{"i": i} for i in range(10)], texts=[f"t{i}" for i in range(10)])
+    col.upsert(
+        [str(i) for i in range(10)],
+        x,
+        metadata=[{"i": i} for i in range(10)],
+        texts=[f"t{i}" for i in range(10)],
+    )
     h = col.search(x[2], k=1, include=("metadata", "text"))
     assert h.records == [{"id": "2", "metadata": {"i": 2}, "text": "t2"}]

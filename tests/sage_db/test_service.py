@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-
 from sage_db import SageDBService
 
 
@@ -16,8 +15,16 @@ def test_service_lifecycle_and_methods(tmp_path):
     assert svc.health()["status"] == "stopped"
     svc.setup()
     svc.start()
-    assert svc.upsert([f"d{i}" for i in range(50)], x, [{"i": i} for i in range(50)], [f"text {i}" for i in range(50)]) == 50
-    out = getattr(svc, "search")(x[3], k=2)
+    assert (
+        svc.upsert(
+            [f"d{i}" for i in range(50)],
+            x,
+            [{"i": i} for i in range(50)],
+            [f"text {i}" for i in range(50)],
+        )
+        == 50
+    )
+    out = svc.search(x[3], k=2)
     assert out[0]["id"] == "d3" and out[0]["metadata"] == {"i": 3} and out[0]["text"] == "text 3"
     assert abs(out[0]["score"] - 1.0) < 1e-5
     assert [r["id"] for r in svc.search(x[:2], k=1)[1]] == ["d1"]
