@@ -23,8 +23,8 @@ def dask_client():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
-        worker_dashboard_address=None,
+        dashboard_address=":0",
+        worker_dashboard_address=":0",
     )
     client = distributed.Client(cluster)
     yield client
