@@ -1,0 +1,536 @@
+"""The window operator SAGE calls: records in, fired windows, late records and errors out.
+
+Holds :class:`WindowAggregate` (one instance per parallel operator instance), its result
+types and its snapshot format. Window state lives in the C++ engine (``sage_flow._core``);
+this module maps Python keys to int64 ids, extracts timestamps and values, routes bad
+records to ``errors`` and turns fired arrays back into :class:`WindowResult` objects. It
+knows nothing about DataStream graphs or backends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time as _time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from sage_flow import _codec, _core
+from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
+
+__all__ = ["AGGREGATES", "BatchOutcome", "TopK", "WindowAggregate", "WindowResult"]
+
+#: Built-in aggregate names. ``centroid`` and ``topk`` (and ``mean`` given vectors) work on
+#: vectors; the others on numbers.
+AGGREGATES = ("count", "sum", "mean", "min", "max", "first", "last", "centroid", "topk")
+_VECTOR_ONLY = ("centroid", "topk")
+_SNAPSHOT_MAGIC = b"SGFO"
+_SNAPSHOT_VERSION = 1
+_HEAD = struct.Struct("<4sII")  # magic, version, header length
+_U64 = struct.Struct("<Q")
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One fired window of one key.
+
+    ``value`` is the aggregate: a number for scalar aggregates (``int`` for count), a
+    float32 vector for ``centroid``, a :class:`TopK` for ``topk``, or whatever the user's
+    reduce function returned. ``start``/``end`` are seconds (``end`` exclusive); for count
+    windows they are the key's record positions. ``count`` is the number of records in the
+    window. A window updated by a late record fires again with the updated value.
+    """
+
+    key: Any
+    start: float
+    end: float
+    value: Any
+    count: int
+
+
+class TopK(NamedTuple):
+    """The ``k`` records of a window most similar to the query (cosine similarity).
+
+    ``vectors`` is ``(m, dim)`` float32 with ``m <= k``, best first; ``scores`` is ``(m,)``.
+    Ties keep the earlier record.
+    """
+
+    vectors: np.ndarray
+    scores: np.ndarray
+
+
+class BatchOutcome(NamedTuple):
+    """What :meth:`WindowAggregate.process_batch` returns.
+
+    - ``results``: windows fired by this batch (including late re-fires), in firing order.
+    - ``late``: records that arrived after every window they belong to was purged
+      (watermark >= window end + allowed lateness); route them to a side output.
+    - ``errors``: ``(record, exception)`` for records that could not be read (missing or
+      non-numeric timestamp, bad value, wrong vector dimension, unhashable key); route
+      them to a dead-letter output. The rest of the batch is processed normally.
+    """
+
+    results: list[WindowResult]
+    late: list[Any]
+    errors: list[tuple[Any, Exception]]
+
+
+class _KeyIds(dict):  # type: ignore[type-arg]
+    """Python key -> dense int64 id, assigned on first sight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys_by_id: list[Any] = []
+
+    def __missing__(self, key: Hashable) -> int:
+        kid = len(self.keys_by_id)
+        self[key] = kid
+        self.keys_by_id.append(key)
+        return kid
+
+
+def _record_error(kind: type[Exception], record: Any, what: str) -> Exception:
+    return kind(f"window operator could not read record {record!r:.200}: {what}")
+
+
+class WindowAggregate:
+    """Keyed window aggregation over batches of records.
+
+    One instance per parallel operator instance; keys arrive already partitioned.
+
+    :arg window: a :class:`TumblingWindow`, :class:`SlidingWindow`,
+        :class:`SessionWindow` or :class:`CountWindow`.
+    :arg aggregate: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last``
+        (numbers; first/last by event time, ties by arrival), ``mean``/``centroid``
+        (vectors: the centroid), ``topk`` (vectors: the ``k`` most similar to ``query``),
+        or a Python callable ``reduce(list_of_values) -> value``. The callable path keeps
+        the values in Python and calls it once per firing, so it is much slower than the
+        built-ins; values are passed in arrival order.
+    :arg timestamp: ``record -> float`` seconds of event time; required for event-time
+        time windows, ignored for processing time and count windows.
+    :arg value: ``record -> number`` or ``record -> vector``; required unless the
+        aggregate is ``count``.
+    :arg allowed_lateness: seconds a window stays updatable after it fired.
+    :arg out_of_orderness: the watermark is the largest event time seen minus this.
+    :arg query: the query vector for ``topk``. :arg k: how many records ``topk`` keeps.
+    :arg clock: the processing-time clock (default :func:`time.time`).
+
+    >>> from sage_flow import TumblingWindow, WindowAggregate
+    >>> op = WindowAggregate(TumblingWindow(10), "sum",
+    ...                      timestamp=lambda r: r["ts"], value=lambda r: r["x"])
+    >>> out = op.process_batch(["a", "a", "b", "a"],
+    ...     [{"ts": 1, "x": 2}, {"ts": 4, "x": 3}, {"ts": 5, "x": 1}, {"ts": 12, "x": 7}])
+    >>> out.results
+    [WindowResult(key='a', start=0.0, end=10.0, value=5.0, count=2), WindowResult(key='b', start=0.0, end=10.0, value=1.0, count=1)]
+    >>> op.flush()
+    [WindowResult(key='a', start=10.0, end=20.0, value=7.0, count=1)]
+    """
+
+    def __init__(
+        self,
+        window: Window,
+        aggregate: str | Callable[[list[Any]], Any] = "count",
+        *,
+        timestamp: Callable[[Any], float] | None = None,
+        value: Callable[[Any], Any] | None = None,
+        allowed_lateness: float = 0.0,
+        out_of_orderness: float = 0.0,
+        query: Sequence[float] | np.ndarray | None = None,
+        k: int | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not isinstance(window, (TumblingWindow, SlidingWindow, SessionWindow, CountWindow)):
+            msg = (
+                f"window must be TumblingWindow, SlidingWindow, SessionWindow or CountWindow, "
+                f"got {window!r}"
+            )
+            raise TypeError(msg)
+        self.window = window
+        self._event_time = not isinstance(window, CountWindow) and window.time == "event"
+        self._processing_time = not isinstance(window, CountWindow) and window.time == "processing"
+        if self._event_time and timestamp is None:
+            msg = (
+                f"{window!r} windows on event time and needs timestamp=callable(record) -> "
+                f"seconds; pass time='processing' to window by arrival time instead"
+            )
+            raise ValueError(msg)
+        self._reduce: Callable[[list[Any]], Any] | None = None
+        if callable(aggregate):
+            self._reduce = aggregate
+            self._agg_name = "collect"
+        elif isinstance(aggregate, str):
+            if aggregate not in AGGREGATES:
+                msg = (
+                    f"unknown aggregate {aggregate!r}; choose one of {', '.join(AGGREGATES)}, "
+                    f"or pass a Python reduce function"
+                )
+                raise ValueError(msg)
+            self._agg_name = aggregate
+        else:
+            msg = f"aggregate must be a name or a callable, got {aggregate!r}"
+            raise TypeError(msg)
+        if self._agg_name != "count" and value is None:
+            msg = f"aggregate {self._agg_name if self._reduce is None else 'reduce'!r} needs value=callable(record)"
+            raise ValueError(msg)
+        for name, v in (("allowed_lateness", allowed_lateness), ("out_of_orderness", out_of_orderness)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+                msg = f"{name} must be a finite number of seconds >= 0, got {v!r}"
+                raise ValueError(msg)
+        self._query: np.ndarray | None = None
+        if self._agg_name == "topk":
+            if query is None or k is None:
+                msg = "aggregate 'topk' needs query=vector and k=int"
+                raise ValueError(msg)
+            self._query = np.ascontiguousarray(query, dtype=np.float32)
+            if self._query.ndim != 1 or self._query.size == 0:
+                msg = f"query must be a non-empty 1-D vector, got shape {self._query.shape}"
+                raise ValueError(msg)
+            if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+                msg = f"k must be an integer > 0, got {k!r}"
+                raise ValueError(msg)
+        self._k = int(k) if k is not None else 0
+        self._timestamp = timestamp
+        self._value = value if self._agg_name != "count" else None
+        self._lateness = float(allowed_lateness)
+        self._delay = 0.0 if self._processing_time else float(out_of_orderness)
+        self._clock = clock or _time.time
+        self._last_clock = -math.inf
+        self._ids = _KeyIds()
+        self._values: dict[int, Any] = {}  # reduce path: arrival seq -> value
+        self._gc_at = 4096
+        # Vector or scalar is known up front except for 'mean' (decided by the first value).
+        self._vector: bool | None = {"centroid": True, "topk": True}.get(self._agg_name)
+        if self._agg_name in ("count", "collect"):
+            self._vector = False
+        self._engine: _core.Engine | None = None
+        if self._vector is not None:
+            self._engine = self._make_engine(self._vector)
+
+    # -- public API ---------------------------------------------------------------------
+
+    def process_batch(self, keys: list[Any], records: list[Any]) -> BatchOutcome:
+        """Feed a batch; keys are arbitrary hashable Python keys, one per record.
+
+        Returns a :class:`BatchOutcome` ``(results, late, errors)``: windows fired by this
+        batch, records too late for any window (side output), and ``(record, exception)``
+        for records that could not be read (dead letters). A bad record never fails the
+        batch. Records are processed in order; results do not depend on batch boundaries.
+        """
+        n = len(records)
+        if len(keys) != n:
+            msg = f"process_batch got {len(keys)} keys for {n} records; pass one key per record"
+            raise ValueError(msg)
+        errors: list[tuple[Any, Exception]] = []
+        bad = np.zeros(n, dtype=bool)
+        key_ids = self._key_ids(keys, records, bad, errors)
+        if self._processing_time:
+            now = max(float(self._clock()), self._last_clock)
+            self._last_clock = now
+            ts: np.ndarray | None = np.full(n, now)
+        elif self._event_time:
+            ts = self._timestamps(records, bad, errors)
+        else:
+            ts = None
+        values = self._values_of(records, bad, errors) if self._value is not None else None
+        engine = self._engine
+        if engine is None:  # only a batch of bad records before the first value
+            return BatchOutcome([], [], errors)
+        idx = None
+        if bad.any():
+            idx = np.flatnonzero(~bad)
+            key_ids = key_ids[idx]
+            ts = ts[idx] if ts is not None else None
+            values = values[idx] if values is not None else None
+        if self._reduce is not None:
+            base = engine.next_seq
+            good = records if idx is None else [records[i] for i in idx]
+            vals = self._value_list if idx is None else [self._value_list[i] for i in idx]
+            self._values.update(zip(range(base, base + len(good)), vals))
+        fired, late_idx = engine.process(key_ids, ts, values)
+        if self._processing_time:
+            fired = self._concat(fired, engine.advance(max(engine.watermark, self._last_clock)))
+        late_pos = late_idx if idx is None else idx[late_idx]
+        late = [records[i] for i in late_pos.tolist()]
+        results = self._results(fired)
+        if self._reduce is not None and len(self._values) >= self._gc_at:
+            self._collect_values()
+        return BatchOutcome(results, late, errors)
+
+    def advance_watermark(self, watermark: float | None = None) -> list[WindowResult]:
+        """Move time forward without records (idle sources, processing-time timers).
+
+        Processing time: ``watermark`` defaults to the clock. Event time: pass the new
+        watermark; it must not be lower than the current one.
+        """
+        if self._engine is None:
+            return []
+        if watermark is None:
+            if not self._processing_time:
+                msg = "advance_watermark() needs a watermark for event-time windows"
+                raise ValueError(msg)
+            watermark = max(float(self._clock()), self._last_clock)
+            self._last_clock = watermark
+        return self._results(self._engine.advance(float(watermark)))
+
+    def flush(self) -> list[WindowResult]:
+        """End of stream: fire every open window (count windows: each partial window)."""
+        if self._engine is None:
+            return []
+        return self._results(self._engine.flush())
+
+    @property
+    def watermark(self) -> float:
+        """The current watermark in seconds (``-inf`` before the first record)."""
+        return -math.inf if self._engine is None else self._engine.watermark
+
+    def snapshot(self) -> bytes:
+        """State as bytes (format in docs/windows.md): header, key table, reduce-path
+        values, then the engine snapshot. Restoring it into an operator built with the
+        same arguments continues exactly where this one stopped.
+        """
+        header = json.dumps(
+            {
+                "window": type(self.window).__name__,
+                "spec": asdict(self.window),
+                "aggregate": self._agg_name,
+                "vector": self._vector,
+                "last_clock": None if math.isinf(self._last_clock) else self._last_clock,
+            },
+            sort_keys=True,
+        ).encode()
+        keys = bytearray()
+        _codec.encode(self._ids.keys_by_id, keys)
+        values = bytearray()
+        if self._reduce is not None:
+            self._collect_values()
+            _codec.encode([list(kv) for kv in sorted(self._values.items())], values)
+        engine = b"" if self._engine is None else self._engine.snapshot()
+        return b"".join(
+            [
+                _HEAD.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, len(header)),
+                header,
+                _U64.pack(len(keys)),
+                bytes(keys),
+                _U64.pack(len(values)),
+                bytes(values),
+                engine,
+            ]
+        )
+
+    def restore(self, data: bytes) -> None:
+        """Replace this operator's state with a :meth:`snapshot`."""
+        data = bytes(data)
+        if len(data) < _HEAD.size:
+            msg = "not a sage_flow operator snapshot (too short)"
+            raise ValueError(msg)
+        magic, version, hlen = _HEAD.unpack_from(data, 0)
+        if magic != _SNAPSHOT_MAGIC:
+            msg = "not a sage_flow operator snapshot (bad magic bytes)"
+            raise ValueError(msg)
+        if version != _SNAPSHOT_VERSION:
+            msg = f"unsupported sage_flow operator snapshot version {version} (this build reads {_SNAPSHOT_VERSION})"
+            raise ValueError(msg)
+        pos = _HEAD.size
+        header = json.loads(data[pos : pos + hlen])
+        pos += hlen
+        mine = {"window": type(self.window).__name__, "spec": asdict(self.window), "aggregate": self._agg_name}
+        theirs = {k: header[k] for k in mine}
+        if json.dumps(mine, sort_keys=True) != json.dumps(theirs, sort_keys=True):
+            msg = f"snapshot was taken by a different operator ({theirs}); this one is {mine}"
+            raise ValueError(msg)
+        (klen,) = _U64.unpack_from(data, pos)
+        pos += 8
+        keys, _ = _codec.decode(data[pos : pos + klen])
+        pos += klen
+        (vlen,) = _U64.unpack_from(data, pos)
+        pos += 8
+        values = _codec.decode(data[pos : pos + vlen])[0] if vlen else []
+        pos += vlen
+        engine = None
+        if header["vector"] is not None:
+            engine = self._make_engine(header["vector"])
+            engine.restore(data[pos:])
+        ids = _KeyIds()
+        for key in keys:
+            ids[key]  # noqa: B018 - assigns the next id
+        self._ids = ids
+        self._values = {int(s): v for s, v in values}
+        self._vector = header["vector"]
+        self._engine = engine
+        self._last_clock = -math.inf if header["last_clock"] is None else header["last_clock"]
+
+    def __repr__(self) -> str:
+        agg = getattr(self._reduce, "__name__", "reduce") if self._reduce else self._agg_name
+        return f"WindowAggregate({self.window!r}, {agg!r}, watermark={self.watermark})"
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _make_engine(self, vector: bool) -> _core.Engine:
+        return _core.Engine(
+            **self.window._engine_args(),
+            aggregate=self._agg_name,
+            allowed_lateness=self._lateness,
+            out_of_orderness=self._delay,
+            vector=vector,
+            query=self._query,
+            k=self._k,
+        )
+
+    def _key_ids(self, keys: list[Any], records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
+        ids = self._ids
+        try:
+            return np.fromiter(map(ids.__getitem__, keys), dtype=np.int64, count=len(keys))
+        except TypeError:
+            out = np.zeros(len(keys), dtype=np.int64)
+            for i, key in enumerate(keys):
+                try:
+                    out[i] = ids[key]
+                except TypeError as exc:
+                    bad[i] = True
+                    errors.append((records[i], _record_error(TypeError, records[i], f"key {key!r:.80} is not hashable ({exc})")))
+            return out
+
+    def _timestamps(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
+        fn = self._timestamp
+        assert fn is not None
+        try:
+            raw = list(map(fn, records))
+        except Exception:  # noqa: BLE001 - retried per record below
+            raw = []
+            for i, rec in enumerate(records):
+                try:
+                    raw.append(fn(rec))
+                except Exception as exc:  # noqa: BLE001 - routed to errors
+                    raw.append(None)
+                    if not bad[i]:
+                        bad[i] = True
+                        errors.append((rec, _record_error(type(exc) if isinstance(exc, (KeyError, AttributeError, TypeError, ValueError)) else ValueError, rec, f"timestamp function raised {exc!r}")))
+        ts, bad_idx = _core.to_float64(raw)
+        for i in bad_idx:
+            if not bad[i]:
+                bad[i] = True
+                errors.append((records[i], _record_error(ValueError, records[i], f"timestamp must be a finite number of seconds, got {raw[i]!r:.80}")))
+        return ts
+
+    def _values_of(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray | None:
+        fn = self._value
+        assert fn is not None
+        raw: list[Any] = []
+        try:
+            raw = list(map(fn, records))
+        except Exception:  # noqa: BLE001 - retried per record below
+            raw = []
+            for i, rec in enumerate(records):
+                try:
+                    raw.append(fn(rec))
+                except Exception as exc:  # noqa: BLE001 - routed to errors
+                    raw.append(None)
+                    if not bad[i]:
+                        bad[i] = True
+                        errors.append((rec, _record_error(ValueError, rec, f"value function raised {exc!r}")))
+        if self._reduce is not None:
+            self._value_list = raw
+            return None
+        if self._vector is None:  # 'mean': the first readable value decides
+            for i, v in enumerate(raw):
+                if not bad[i] and v is not None:
+                    self._vector = not isinstance(v, (int, float, np.number)) or isinstance(v, bool)
+                    self._engine = self._make_engine(self._vector)
+                    break
+            if self._vector is None:
+                return None
+        if not self._vector:
+            vals, bad_idx = _core.to_float64(raw, allow_nonfinite=True)
+            for i in bad_idx:
+                if not bad[i]:
+                    bad[i] = True
+                    errors.append((records[i], _record_error(ValueError, records[i], f"value must be a number, got {raw[i]!r:.80}")))
+            return vals
+        return self._vectors(raw, records, bad, errors)
+
+    def _vectors(self, raw: list[Any], records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
+        engine = self._engine
+        assert engine is not None
+        dim = engine.dim
+        if not bad.any():
+            try:
+                mat = np.asarray(raw, dtype=np.float32)
+                if mat.ndim == 2 and (dim == 0 or mat.shape[1] == dim) and mat.shape[0] == len(raw):
+                    return np.ascontiguousarray(mat)
+            except (ValueError, TypeError):
+                pass
+        rows: list[np.ndarray | None] = []
+        for i, v in enumerate(raw):
+            if bad[i]:
+                rows.append(None)
+                continue
+            try:
+                row = np.asarray(v, dtype=np.float32)
+            except (ValueError, TypeError) as exc:
+                bad[i] = True
+                errors.append((records[i], _record_error(ValueError, records[i], f"value is not a numeric vector ({exc})")))
+                rows.append(None)
+                continue
+            if row.ndim != 1 or row.size == 0 or (dim and row.size != dim):
+                bad[i] = True
+                want = f"dimension {dim}" if dim else "a non-empty 1-D vector"
+                errors.append((records[i], _record_error(ValueError, records[i], f"vector has shape {row.shape}, expected {want} (mixed vector dimensions)")))
+                rows.append(None)
+                continue
+            dim = dim or row.size
+            rows.append(row)
+        mat = np.zeros((len(raw), max(dim, 1)), dtype=np.float32)
+        for i, row in enumerate(rows):
+            if row is not None:
+                mat[i] = row
+        return mat
+
+    @staticmethod
+    def _concat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if len(b["key"]) == 0:
+            return a
+        if len(a["key"]) == 0:
+            return b
+        out = {}
+        for name in a:
+            if name == "offsets":
+                out[name] = np.concatenate([a[name], b[name][1:] + a[name][-1]])
+            else:
+                out[name] = np.concatenate([a[name], b[name]])
+        return out
+
+    def _results(self, fired: dict[str, np.ndarray]) -> list[WindowResult]:
+        n = len(fired["key"])
+        if n == 0:
+            return []
+        keys = self._ids.keys_by_id
+        key_col = [keys[i] for i in fired["key"].tolist()]
+        starts = fired["start"].tolist()
+        ends = fired["end"].tolist()
+        counts = fired["count"].tolist()
+        if self._reduce is not None:
+            offs = fired["offsets"].tolist()
+            seqs = fired["seqs"].tolist()
+            stored = self._values
+            values = [self._reduce([stored[s] for s in seqs[offs[j] : offs[j + 1]]]) for j in range(n)]
+        elif self._agg_name == "topk":
+            offs = fired["offsets"].tolist()
+            vec, sc = fired["value"], fired["scores"]
+            values = [TopK(vec[offs[j] : offs[j + 1]], sc[offs[j] : offs[j + 1]]) for j in range(n)]
+        elif self._vector:
+            values = list(fired["value"])
+        elif self._agg_name == "count":
+            values = counts
+        else:
+            values = fired["value"].tolist()
+        return list(map(WindowResult, key_col, starts, ends, values, counts))
+
+    def _collect_values(self) -> None:
+        assert self._engine is not None
+        live = set(self._engine.referenced_seqs().tolist())
+        self._values = {s: v for s, v in self._values.items() if s in live}
+        self._gc_at = max(4096, 2 * len(self._values))
