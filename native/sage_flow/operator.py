@@ -203,9 +203,7 @@ class WindowAggregate:
         self._values: dict[int, Any] = {}  # reduce path: arrival seq -> value
         self._gc_at = 4096
         # Vector or scalar is known up front except for 'mean' (decided by the first value).
-        self._vector: bool | None = {"centroid": True, "topk": True}.get(self._agg_name)
-        if self._agg_name in ("count", "collect"):
-            self._vector = False
+        self._vector: bool | None = None if self._agg_name == "mean" else self._agg_name in _VECTOR_ONLY
         self._engine: _core.Engine | None = None
         if self._vector is not None:
             self._engine = self._make_engine(self._vector)
@@ -238,7 +236,7 @@ class WindowAggregate:
         values = self._values_of(records, bad, errors) if self._value is not None else None
         engine = self._engine
         if engine is None:  # only a batch of bad records before the first value
-            return BatchOutcome([], [], errors)
+            return BatchOutcome([], [], self._in_record_order(records, errors))
         idx = None
         if bad.any():
             idx = np.flatnonzero(~bad)
@@ -258,7 +256,7 @@ class WindowAggregate:
         results = self._results(fired)
         if self._reduce is not None and len(self._values) >= self._gc_at:
             self._collect_values()
-        return BatchOutcome(results, late, errors)
+        return BatchOutcome(results, late, self._in_record_order(records, errors))
 
     def advance_watermark(self, watermark: float | None = None) -> list[WindowResult]:
         """Move time forward without records (idle sources, processing-time timers).
@@ -322,8 +320,19 @@ class WindowAggregate:
         )
 
     def restore(self, data: bytes) -> None:
-        """Replace this operator's state with a :meth:`snapshot`."""
-        data = bytes(data)
+        """Replace this operator's state with a :meth:`snapshot`.
+
+        Raises ``ValueError`` (and keeps the current state) when ``data`` is not a snapshot,
+        has another format version, is truncated, or was taken by an operator with another
+        window, aggregate, lateness or out-of-orderness.
+        """
+        try:
+            self._restore(bytes(data))
+        except (struct.error, IndexError, UnicodeDecodeError, json.JSONDecodeError, KeyError) as exc:
+            msg = f"sage_flow operator snapshot is truncated or corrupt ({exc})"
+            raise ValueError(msg) from exc
+
+    def _restore(self, data: bytes) -> None:
         if len(data) < _HEAD.size:
             msg = "not a sage_flow operator snapshot (too short)"
             raise ValueError(msg)
@@ -488,6 +497,13 @@ class WindowAggregate:
             if row is not None:
                 mat[i] = row
         return mat
+
+    @staticmethod
+    def _in_record_order(records: list[Any], errors: list[tuple[Any, Exception]]) -> list[tuple[Any, Exception]]:
+        if len(errors) < 2:
+            return errors
+        pos = {id(r): i for i, r in enumerate(records)}
+        return sorted(errors, key=lambda e: pos.get(id(e[0]), 0))
 
     @staticmethod
     def _concat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
