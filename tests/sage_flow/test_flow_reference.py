@@ -36,8 +36,10 @@ def test_time_windows_match_reference(window, agg, timing):
     for seed in (1, 2):
         records = make_stream(seed)
         aggregate = sorted_tuple if agg == "reduce" else agg
+        # seed 1 reads fields through callables, seed 2 through field names (C++ path)
+        getters = (lambda r: r["ts"], lambda r: r["x"]) if seed == 1 else ("ts", "x")
         op = WindowAggregate(
-            spec, aggregate, timestamp=lambda r: r["ts"], value=lambda r: r["x"],
+            spec, aggregate, timestamp=getters[0], value=getters[1],
             allowed_lateness=lateness, out_of_orderness=delay,
         )
         got, late = run(op, random_batches(records, seed))

@@ -75,6 +75,20 @@ def test_bad_records_become_errors_and_the_rest_is_processed():
     assert op.flush() == [WindowResult("k", 0.0, 10.0, 3.0, 2)]
 
 
+def test_bad_records_become_errors_with_field_name_getters():
+    op = WindowAggregate(TumblingWindow(10), "sum", timestamp="ts", value="x")
+    batch = [{"ts": 1, "x": 1}, {"x": 1}, {"ts": "noon", "x": 1}, {"ts": 2, "x": None}, 7,
+             {"ts": 3, "x": 2.5}]
+    out = op.process_batch(["k"] * len(batch), batch)
+    assert [rec for rec, _ in out.errors] == batch[1:5]
+    messages = [str(exc) for _, exc in out.errors]
+    assert "timestamp field 'ts' is missing (KeyError('ts'))" in messages[0]
+    assert "timestamp must be a finite number of seconds, got 'noon'" in messages[1]
+    assert "value must be a number, got None" in messages[2]
+    assert isinstance(out.errors[3][1], TypeError)
+    assert op.flush() == [WindowResult("k", 0.0, 10.0, 3.5, 2)]
+
+
 def test_unhashable_keys_become_errors():
     op = WindowAggregate(CountWindow(1))
     out = op.process_batch(["a", ["not", "hashable"]], [1, 2])

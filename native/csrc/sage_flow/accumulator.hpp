@@ -33,6 +33,18 @@ struct Acc {
   // One record: event time `ts`, arrival sequence `seq`, scalar `v` or vector `vec`.
   void add(const Config& c, double ts, uint64_t seq, double v, const float* vec);
   void merge(const Config& c, const Acc& other);
+  // Back to the empty state, keeping vector capacity.
+  void reset() {
+    count = 0;
+    sum = 0.0;
+    min = std::numeric_limits<double>::infinity();
+    max = -std::numeric_limits<double>::infinity();
+    first_ts = first_v = last_ts = last_v = 0.0;
+    first_seq = last_seq = 0;
+    vsum.clear();
+    top.clear();
+    seqs.clear();
+  }
   void save(const Config& c, ByteWriter& w) const;
   void load(const Config& c, ByteReader& r);
 };

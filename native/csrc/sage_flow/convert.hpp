@@ -40,4 +40,15 @@ py::array_t<float, py::array::c_style> as_matrix(const py::object& obj, const ch
 std::pair<py::array_t<double>, std::vector<py::ssize_t>> to_float64(const py::sequence& seq,
                                                                      bool allow_nonfinite);
 
+// record[field] for every record (dicts or any mapping/sequence) -> float64 array; records
+// where the lookup fails or the item is not a real number are reported by index.
+std::pair<py::array_t<double>, std::vector<py::ssize_t>> extract_float64(const py::sequence& records,
+                                                                         const py::object& field,
+                                                                         bool allow_nonfinite);
+
+// table[key] for every key -> int64 array; keys missing from the dict (or unhashable) are
+// reported by index and left 0 for the caller to assign.
+std::pair<py::array_t<int64_t>, std::vector<py::ssize_t>> lookup_ids(const py::sequence& keys,
+                                                                     const py::dict& table);
+
 }  // namespace sage_flow

@@ -149,4 +149,9 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("to_float64", &to_float64, py::arg("items"), py::arg("allow_nonfinite") = false,
         "Convert a sequence of numbers to float64; returns (array, indices of bad items).");
+  m.def("extract_float64", &extract_float64, py::arg("records"), py::arg("field"),
+        py::arg("allow_nonfinite") = false,
+        "record[field] for each record as float64; returns (array, indices of bad records).");
+  m.def("lookup_ids", &lookup_ids, py::arg("keys"), py::arg("table"),
+        "table[key] for each key as int64; returns (array, indices of missing keys).");
 }

@@ -31,6 +31,9 @@ void Engine::validate(const Batch& b) const {
         throw std::invalid_argument("timestamp at index " + std::to_string(i) + " is " +
                                     std::to_string(b.ts[i]) +
                                     "; timestamps must be finite numbers (seconds)");
+      if (cfg_.kind == WindowKind::Sliding && !(std::fabs(b.ts[i] / cfg_.slide) < 9.0e18))
+        throw std::invalid_argument("timestamp at index " + std::to_string(i) + " (" +
+                                    std::to_string(b.ts[i]) + ") is out of range for this window");
     }
   }
   if (cfg_.needs_values() && b.n > 0) {

@@ -4,8 +4,23 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 namespace sage_flow {
+
+namespace {
+// floor(a / b) as an integer; same value as std::floor for the finite range used here,
+// without a libm call in the per-record path.
+inline int64_t floor_div(double a, double b) {
+  const double q = a / b;
+  if (!(q > -9.2e18 && q < 9.2e18))
+    throw std::invalid_argument("timestamp " + std::to_string(a) + " is out of range for this window");
+  int64_t k = static_cast<int64_t>(q);
+  if (static_cast<double>(k) > q) --k;
+  return k;
+}
+}  // namespace
 
 uint32_t TimeWindows::new_slot(int64_t key, double start, double end) {
   uint32_t idx;
@@ -21,7 +36,7 @@ uint32_t TimeWindows::new_slot(int64_t key, double start, double end) {
   s.start = start;
   s.end = end;
   s.alive = true;
-  s.acc = Acc();
+  s.acc.reset();
   ++live_;
   return idx;
 }
@@ -30,7 +45,7 @@ void TimeWindows::free_slot(uint32_t idx) {
   Slot& s = slots_[idx];
   s.alive = false;
   ++s.gen;
-  s.acc = Acc();
+  s.acc.reset();
   free_.push_back(idx);
   --live_;
 }
@@ -50,34 +65,112 @@ bool TimeWindows::add(int64_t key, double ts, uint64_t seq, double v, const floa
   return add_sliding(key, ts, seq, v, vec, wm, out);
 }
 
+TimeWindows::KeyWindows& TimeWindows::key_windows(int64_t key) {
+  if (key >= 0 && key < kDense) {
+    if (static_cast<size_t>(key) >= dense_keys_.size()) dense_keys_.resize(size_t(key) + 1);
+    return dense_keys_[size_t(key)];
+  }
+  return sparse_keys_[key];
+}
+
+TimeWindows::Bucket& TimeWindows::bucket(double end, double wm) {
+  if (last_bucket_ != buckets_.end() && last_bucket_->first == end) return last_bucket_->second;
+  auto it = buckets_.find(end);
+  if (it == buckets_.end()) {
+    it = buckets_.emplace(end, Bucket()).first;
+    if (end <= wm) {  // created by a late record: counts as fired, waits for purge
+      it->second.fired = true;
+      next_purge_ = std::min(next_purge_, end + cfg_->lateness);
+    } else {
+      next_fire_ = std::min(next_fire_, end);
+    }
+  }
+  last_bucket_ = it;
+  return it->second;
+}
+
 bool TimeWindows::add_sliding(int64_t key, double ts, uint64_t seq, double v, const float* vec,
                               double wm, Fired& out) {
   const double size = cfg_->size, slide = cfg_->slide, late = cfg_->lateness;
-  const int64_t last = static_cast<int64_t>(std::floor(ts / slide));
+  const int64_t last = floor_div(ts, slide);
   // Windows containing ts: start = j*slide for j <= last with start + size > ts.
   int64_t first = last;
   while (double(first - 1) * slide + size > ts) --first;
   if (double(last) * slide + size + late <= wm) return false;  // every window purged
+  KeyWindows& kw = key_windows(key);
   for (int64_t j = first; j <= last; ++j) {
     const double start = double(j) * slide;
     const double end = start + size;
     if (end + late <= wm) continue;  // this window is purged, a later one is not
-    auto it = index_.find(WinId{key, start});
-    uint32_t idx;
-    bool created = false;
-    if (it == index_.end()) {
-      idx = new_slot(key, start, end);
-      index_.emplace(WinId{key, start}, idx);
-      created = true;
-    } else {
-      idx = it->second;
+    uint32_t idx = UINT32_MAX;
+    if (kw.hit_start == start) idx = kw.hit_slot;
+    for (auto it = kw.wins.rbegin(); idx == UINT32_MAX && it != kw.wins.rend(); ++it) {
+      if (it->first == start) {
+        idx = it->second;
+        break;
+      }
     }
+    if (idx == UINT32_MAX) {
+      idx = new_slot(key, start, end);
+      kw.wins.emplace_back(start, idx);
+      bucket(end, wm).slots.push_back(idx);
+    }
+    kw.hit_start = start;
+    kw.hit_slot = idx;
     Slot& s = slots_[idx];
-    s.acc.add(*cfg_, ts, seq, v, vec);
+    if (cfg_->agg == AggKind::Count)
+      ++s.acc.count;
+    else
+      s.acc.add(*cfg_, ts, seq, v, vec);
     if (end <= wm) out.emit(*cfg_, key, start, end, s.acc);  // late firing
-    if (created) schedule(idx, wm);
   }
   return true;
+}
+
+void TimeWindows::purge_sliding(uint32_t idx) {
+  const Slot& s = slots_[idx];
+  KeyWindows& kw = key_windows(s.key);
+  if (kw.hit_slot == idx) kw.hit_start = std::numeric_limits<double>::quiet_NaN();
+  for (size_t i = 0; i < kw.wins.size(); ++i) {
+    if (kw.wins[i].second == idx) {
+      kw.wins.erase(kw.wins.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  if (kw.wins.empty() && !(s.key >= 0 && s.key < kDense)) sparse_keys_.erase(s.key);
+  free_slot(idx);
+}
+
+void TimeWindows::advance_buckets(double wm, Fired& out) {
+  for (auto it = buckets_.begin(); it != buckets_.end() && it->first <= wm;) {
+    Bucket& b = it->second;
+    if (!b.fired) {
+      std::sort(b.slots.begin(), b.slots.end(),
+                [this](uint32_t a, uint32_t c) { return slots_[a].key < slots_[c].key; });
+      for (uint32_t idx : b.slots) {
+        const Slot& s = slots_[idx];
+        out.emit(*cfg_, s.key, s.start, s.end, s.acc);
+      }
+      b.fired = true;
+    }
+    if (it->first + cfg_->lateness <= wm) {
+      for (uint32_t idx : b.slots) purge_sliding(idx);
+      if (last_bucket_ == it) last_bucket_ = buckets_.end();
+      it = buckets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  refresh_next(wm);
+}
+
+void TimeWindows::refresh_next(double wm) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto up = buckets_.upper_bound(wm);
+  next_fire_ = up == buckets_.end() ? inf : up->first;
+  next_purge_ = inf;
+  if (!buckets_.empty() && buckets_.begin()->second.fired)
+    next_purge_ = buckets_.begin()->first + cfg_->lateness;
 }
 
 bool TimeWindows::add_session(int64_t key, double ts, uint64_t seq, double v, const float* vec,
@@ -127,11 +220,11 @@ bool TimeWindows::add_session(int64_t key, double ts, uint64_t seq, double v, co
   return true;
 }
 
-double TimeWindows::next_timer() const {
-  return timers_.empty() ? std::numeric_limits<double>::infinity() : timers_.top().time;
-}
-
 void TimeWindows::advance(double wm, Fired& out) {
+  if (cfg_->kind != WindowKind::Session) {
+    advance_buckets(wm, out);
+    return;
+  }
   while (!timers_.empty() && timers_.top().time <= wm) {
     Timer t = timers_.top();
     timers_.pop();
@@ -141,14 +234,10 @@ void TimeWindows::advance(double wm, Fired& out) {
       out.emit(*cfg_, s.key, s.start, s.end, s.acc);
       timers_.push(Timer{s.end + cfg_->lateness, kPurge, s.key, s.start, t.slot, s.gen});
     } else {
-      if (cfg_->kind == WindowKind::Session) {
-        auto it = sessions_.find(s.key);
-        auto& list = it->second;
-        list.erase(std::find(list.begin(), list.end(), t.slot));
-        if (list.empty()) sessions_.erase(it);
-      } else {
-        index_.erase(WinId{s.key, s.start});
-      }
+      auto it = sessions_.find(s.key);
+      auto& list = it->second;
+      list.erase(std::find(list.begin(), list.end(), t.slot));
+      if (list.empty()) sessions_.erase(it);
       free_slot(t.slot);
     }
   }
@@ -182,7 +271,10 @@ void TimeWindows::save(ByteWriter& w) const {
 void TimeWindows::load(ByteReader& r, double wm) {
   slots_.clear();
   free_.clear();
-  index_.clear();
+  dense_keys_.clear();
+  sparse_keys_.clear();
+  buckets_.clear();
+  last_bucket_ = buckets_.end();
   sessions_.clear();
   timers_ = {};
   live_ = 0;
@@ -193,12 +285,15 @@ void TimeWindows::load(ByteReader& r, double wm) {
     const double end = r.get<double>();
     uint32_t idx = new_slot(key, start, end);
     slots_[idx].acc.load(*cfg_, r);
-    if (cfg_->kind == WindowKind::Session)
+    if (cfg_->kind == WindowKind::Session) {
       sessions_[key].push_back(idx);
-    else
-      index_.emplace(WinId{key, start}, idx);
-    schedule(idx, wm);
+      schedule(idx, wm);
+    } else {
+      key_windows(key).wins.emplace_back(start, idx);
+      bucket(end, wm).slots.push_back(idx);
+    }
   }
+  if (cfg_->kind != WindowKind::Session) refresh_next(wm);
 }
 
 }  // namespace sage_flow

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <queue>
+#include <limits>
 #include <unordered_map>
 #include <vector>
 
@@ -26,7 +28,10 @@ class TimeWindows {
   // Fires every window with end <= wm and purges every window with end + lateness <= wm.
   void advance(double wm, Fired& out);
   // Smallest timer time, +inf when no timers are pending.
-  double next_timer() const;
+  double next_timer() const {
+    if (cfg_->kind != WindowKind::Session) return next_fire_ < next_purge_ ? next_fire_ : next_purge_;
+    return timers_.empty() ? std::numeric_limits<double>::infinity() : timers_.top().time;
+  }
 
   size_t live_windows() const { return live_; }
   void collect_seqs(std::vector<uint64_t>& out) const;
@@ -56,32 +61,42 @@ class TimeWindows {
       return start > o.start;
     }
   };
-  struct WinId {
-    int64_t key;
-    double start;
-    bool operator==(const WinId& o) const { return key == o.key && start == o.start; }
+  // Tumbling/sliding: the live windows of one key, as (start, slot).
+  struct KeyWindows {
+    double hit_start = std::numeric_limits<double>::quiet_NaN();  // last window used
+    uint32_t hit_slot = 0;
+    std::vector<std::pair<double, uint32_t>> wins;
   };
-  struct WinIdHash {
-    size_t operator()(const WinId& w) const {
-      uint64_t s;
-      static_assert(sizeof(s) == sizeof(w.start), "double is 64-bit");
-      std::memcpy(&s, &w.start, sizeof(s));
-      uint64_t h = static_cast<uint64_t>(w.key) * 0x9E3779B97F4A7C15ull ^ (s + 0x632BE59BD9B4E019ull + (s << 6));
-      return static_cast<size_t>(h ^ (h >> 29));
-    }
+  // Tumbling/sliding: all windows that end at the same time fire and purge together.
+  struct Bucket {
+    std::vector<uint32_t> slots;
+    bool fired = false;
   };
 
   uint32_t new_slot(int64_t key, double start, double end);
   void free_slot(uint32_t idx);
   void schedule(uint32_t idx, double wm);
+  KeyWindows& key_windows(int64_t key);
+  Bucket& bucket(double end, double wm);
+  void advance_buckets(double wm, Fired& out);
+  void refresh_next(double wm);
+  void purge_sliding(uint32_t idx);
   bool add_sliding(int64_t key, double ts, uint64_t seq, double v, const float* vec, double wm, Fired& out);
   bool add_session(int64_t key, double ts, uint64_t seq, double v, const float* vec, double wm, Fired& out);
 
   const Config* cfg_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
-  std::unordered_map<WinId, uint32_t, WinIdHash> index_;              // sliding/tumbling
-  std::unordered_map<int64_t, std::vector<uint32_t>> sessions_;      // session windows
+  // sliding/tumbling: keys 0..kDense-1 (the operator's dense ids) index a vector
+  static constexpr int64_t kDense = 1 << 16;
+  std::vector<KeyWindows> dense_keys_;
+  std::unordered_map<int64_t, KeyWindows> sparse_keys_;
+  std::map<double, Bucket> buckets_;
+  std::map<double, Bucket>::iterator last_bucket_ = buckets_.end();
+  double next_fire_ = std::numeric_limits<double>::infinity();
+  double next_purge_ = std::numeric_limits<double>::infinity();
+  // session windows: per-key session list and a timer heap (sessions change their end)
+  std::unordered_map<int64_t, std::vector<uint32_t>> sessions_;
   std::priority_queue<Timer> timers_;
   size_t live_ = 0;
 };
