@@ -166,6 +166,11 @@ class WindowAggregate:
         k: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        self._init_args = {
+            "window": window, "aggregate": aggregate, "timestamp": timestamp, "value": value,
+            "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness,
+            "query": query, "k": k, "clock": clock,
+        }
         if not isinstance(window, (TumblingWindow, SlidingWindow, SessionWindow, CountWindow)):
             msg = (
                 f"window must be TumblingWindow, SlidingWindow, SessionWindow or CountWindow, "
@@ -400,6 +405,21 @@ class WindowAggregate:
         self._vector = header["vector"]
         self._engine = engine
         self._last_clock = -math.inf if header["last_clock"] is None else header["last_clock"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles as ``{"ser_version": 1, "args": constructor arguments, "snapshot": bytes}``.
+
+        The ``timestamp``/``value``/``aggregate`` callables must themselves be picklable
+        (module-level functions, or lambdas under cloudpickle as Dask and Ray use).
+        """
+        return {"ser_version": 1, "args": dict(self._init_args), "snapshot": self.snapshot()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, dict) or state.get("ser_version") != 1:
+            msg = "Unpickle Error: unsupported WindowAggregate state (expected ser_version 1)"
+            raise ValueError(msg)
+        self.__init__(**state["args"])  # type: ignore[misc]
+        self.restore(state["snapshot"])
 
     def __repr__(self) -> str:
         agg = getattr(self._reduce, "__name__", "reduce") if self._reduce else self._agg_name

@@ -3,6 +3,9 @@ windows as an uninterrupted run; snapshots are versioned and checked on restore.
 
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
 import pytest
 from conftest import as_tuples, make_stream, random_batches, run
 
@@ -105,3 +108,34 @@ def test_engine_snapshot_checks_magic_version_and_length():
         eng.restore(b"XXXX" + data[4:])
     with pytest.raises(ValueError, match="trailing"):
         eng.restore(data + b"\0")
+
+
+def _ts(record):
+    return record["ts"]
+
+
+def _x(record):
+    return record["x"]
+
+
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+def test_operator_and_engine_pickle_mid_stream(protocol):
+    records = make_stream(13)
+    batches = random_batches(records, 13)
+
+    def make():
+        return WindowAggregate(SlidingWindow(3, 1), "sum", timestamp=_ts, value=_x,
+                               allowed_lateness=1.0, out_of_orderness=0.5)
+
+    want, _ = run(make(), batches)
+    op = make()
+    got, _ = run(op, batches[:5], flush=False)
+    clone = pickle.loads(pickle.dumps(op, protocol))
+    more, _ = run(clone, batches[5:])
+    assert as_tuples(got + more) == as_tuples(want)
+
+    eng = _core.Engine("session", "max", gap=1.0, allowed_lateness=2.0)
+    eng.process(np.array([1, 2, 1]), np.array([0.0, 0.5, 0.7]), np.array([3.0, 1.0, 5.0]))
+    copy = pickle.loads(pickle.dumps(eng, protocol))
+    assert copy.snapshot() == eng.snapshot()
+    assert copy.flush()["value"].tolist() == [1.0, 5.0]  # by session end

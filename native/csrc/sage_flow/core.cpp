@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "config.hpp"
 #include "convert.hpp"
@@ -70,7 +72,11 @@ py::tuple process(Engine& e, const py::object& keys, const py::object& timestamp
       if (cfg.dim != 0 && d != cfg.dim)
         throw py::value_error("vectors have dimension " + std::to_string(d) + " but this window " +
                               "expects dimension " + std::to_string(cfg.dim));
-      if (n > 0) e.set_dim(d);
+      if (n > 0) {
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(e.mutex());
+        e.set_dim(d);
+      }
       b.vectors = mat.data();
     } else {
       vals = as_column<double>(values, "values");
@@ -84,11 +90,18 @@ py::tuple process(Engine& e, const py::object& keys, const py::object& timestamp
   std::vector<int64_t> late;
   {
     py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(e.mutex());
     e.validate(b);
     e.process(b, out, late);
   }
   const auto nl = static_cast<py::ssize_t>(late.size());
   return py::make_tuple(fired_to_dict(std::move(out), e.config()), owned_array(std::move(late), {nl}));
+}
+
+std::string locked_snapshot(const Engine& e) {
+  py::gil_scoped_release release;
+  std::lock_guard<std::mutex> lock(e.mutex());
+  return e.snapshot();
 }
 
 }  // namespace
@@ -112,6 +125,7 @@ PYBIND11_MODULE(_core, m) {
              Fired out;
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(e.mutex());
                e.advance(wm, out);
              }
              return fired_to_dict(std::move(out), e.config());
@@ -122,13 +136,36 @@ PYBIND11_MODULE(_core, m) {
              Fired out;
              {
                py::gil_scoped_release release;
+               std::lock_guard<std::mutex> lock(e.mutex());
                e.flush(out);
              }
              return fired_to_dict(std::move(out), e.config());
            })
-      .def("snapshot", [](const Engine& e) { return py::bytes(e.snapshot()); })
-      .def("restore", [](Engine& e, const py::bytes& data) { e.restore(std::string(data)); },
+      .def("snapshot", [](const Engine& e) { return py::bytes(locked_snapshot(e)); })
+      .def("restore",
+           [](Engine& e, const py::bytes& data) {
+             std::string raw(data);
+             py::gil_scoped_release release;
+             std::lock_guard<std::mutex> lock(e.mutex());
+             e.restore(raw);
+           },
            py::arg("data"))
+      .def(py::pickle(
+          [](const Engine& e) {
+            py::dict state;
+            state["ser_version"] = 1;
+            state["snapshot"] = py::bytes(locked_snapshot(e));
+            return state;
+          },
+          [](const py::dict& state) {
+            if (!state.contains("ser_version") || state["ser_version"].cast<int>() != 1)
+              throw std::invalid_argument("Unpickle Error: unsupported sage_flow Engine state "
+                                          "(expected ser_version 1)");
+            std::string raw(state["snapshot"].cast<py::bytes>());
+            auto e = std::make_unique<Engine>(Engine::snapshot_config(raw));
+            e->restore(raw);
+            return e;
+          }))
       .def("referenced_seqs",
            [](const Engine& e) {
              auto v = e.referenced_seqs();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,11 @@ class Engine {
   std::vector<uint64_t> referenced_seqs() const;
   std::string snapshot() const;
   void restore(const std::string& data);
+  // The configuration stored in a snapshot (to rebuild an engine from bytes alone).
+  static Config snapshot_config(const std::string& data);
+
+  // Serialises calls from several Python threads (the bindings hold it, GIL released).
+  std::mutex& mutex() const { return mu_; }
 
  private:
   Config cfg_;
@@ -54,6 +60,7 @@ class Engine {
   uint64_t seq_ = 0;
   TimeWindows time_;
   CountWindows count_;
+  mutable std::mutex mu_;
 };
 
 }  // namespace sage_flow

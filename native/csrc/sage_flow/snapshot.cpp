@@ -81,8 +81,8 @@ std::string Engine::snapshot() const {
   return w.bytes();
 }
 
-void Engine::restore(const std::string& data) {
-  ByteReader r(data.data(), data.size());
+namespace {
+Config read_header(ByteReader& r) {
   char magic[4];
   r.get_raw(magic, 4);
   if (std::memcmp(magic, kMagic, 4) != 0)
@@ -91,7 +91,20 @@ void Engine::restore(const std::string& data) {
   if (version != kVersion)
     throw std::invalid_argument("unsupported sage_flow snapshot version " + std::to_string(version) +
                                 " (this build reads version " + std::to_string(kVersion) + ")");
-  Config c = load_config(r);
+  return load_config(r);
+}
+}  // namespace
+
+Config Engine::snapshot_config(const std::string& data) {
+  ByteReader r(data.data(), data.size());
+  Config c = read_header(r);
+  validate_config(c);
+  return c;
+}
+
+void Engine::restore(const std::string& data) {
+  ByteReader r(data.data(), data.size());
+  Config c = read_header(r);
   check_same(cfg_, c);
   if (c.dim != 0) cfg_.dim = c.dim;
   wm_ = r.get<double>();
