@@ -39,7 +39,8 @@ def make_events(n: int, n_keys: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     rng = np.random.default_rng(seed)
     keys = rng.integers(0, n_keys, n, dtype=np.int64)
     ts = np.arange(n, dtype=np.float64) / 10_000.0 + rng.uniform(0.0, 0.3, n)
-    return keys, ts
+    # whole microseconds, so Bytewax's datetimes fall into the same windows
+    return keys, np.round(ts, 6)
 
 
 # Each run_* returns its implementation's own output (timed); to_counts turns it into the

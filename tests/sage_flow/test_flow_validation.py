@@ -151,3 +151,23 @@ def test_engine_arrays_in_and_out():
     eng2 = _core.Engine("tumbling", "count", size=1.0)
     fired2, _ = eng2.process(keys[::2].astype(np.int32), ts[::2])
     assert fired2["count"].sum() + eng2.flush()["count"].sum() == n // 2
+
+
+def test_engine_gives_same_windows_for_dense_and_sparse_key_ids():
+    rng = np.random.default_rng(3)
+    n = 5_000
+    keys = rng.integers(0, 50, n, dtype=np.int64)
+    ts = np.round(np.arange(n) / 100 + rng.uniform(0, 0.5, n), 3)
+    sparse = keys * 1_000_003_000_017 - 7  # negative and huge ids take the general path
+
+    def run_engine(k):
+        eng = _core.Engine("sliding", "sum", size=2.0, slide=0.5, allowed_lateness=0.3, out_of_orderness=0.2)
+        fired, late = eng.process(k, ts, ts)
+        rest = eng.flush()
+        return [np.concatenate([fired[c], rest[c]]) for c in ("key", "start", "end", "value")], late
+
+    (dk, ds, de, dv), dlate = run_engine(keys)
+    (sk, ss, se, sv), slate = run_engine(sparse)
+    assert np.array_equal(sk, dk * 1_000_003_000_017 - 7)
+    assert np.array_equal(ds, ss) and np.array_equal(de, se) and np.array_equal(dv, sv)
+    assert np.array_equal(dlate, slate)

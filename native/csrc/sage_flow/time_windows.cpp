@@ -45,8 +45,7 @@ void TimeWindows::free_slot(uint32_t idx) {
   Slot& s = slots_[idx];
   s.alive = false;
   ++s.gen;
-  s.acc.reset();
-  free_.push_back(idx);
+  free_.push_back(idx);  // the accumulator is reset when the slot is reused
   --live_;
 }
 
@@ -145,12 +144,7 @@ void TimeWindows::advance_buckets(double wm, Fired& out) {
   for (auto it = buckets_.begin(); it != buckets_.end() && it->first <= wm;) {
     Bucket& b = it->second;
     if (!b.fired) {
-      std::sort(b.slots.begin(), b.slots.end(),
-                [this](uint32_t a, uint32_t c) { return slots_[a].key < slots_[c].key; });
-      for (uint32_t idx : b.slots) {
-        const Slot& s = slots_[idx];
-        out.emit(*cfg_, s.key, s.start, s.end, s.acc);
-      }
+      emit_by_key(b.slots, out);
       b.fired = true;
     }
     if (it->first + cfg_->lateness <= wm) {
@@ -162,6 +156,36 @@ void TimeWindows::advance_buckets(double wm, Fired& out) {
     }
   }
   refresh_next(wm);
+}
+
+// Emits the windows of one bucket (at most one per key) in key order. Dense key ranges use
+// a direct-addressed table instead of a comparison sort.
+void TimeWindows::emit_by_key(const std::vector<uint32_t>& slots, Fired& out) {
+  if (slots.empty()) return;
+  int64_t lo = slots_[slots[0]].key, hi = lo;
+  for (uint32_t idx : slots) {
+    lo = std::min(lo, slots_[idx].key);
+    hi = std::max(hi, slots_[idx].key);
+  }
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
+  if (span < 4 * static_cast<uint64_t>(slots.size()) + 64) {
+    scratch_.assign(span + 1, UINT32_MAX);
+    for (uint32_t idx : slots) scratch_[static_cast<uint64_t>(slots_[idx].key - lo)] = idx;
+    for (uint32_t idx : scratch_) {
+      if (idx == UINT32_MAX) continue;
+      const Slot& s = slots_[idx];
+      out.emit(*cfg_, s.key, s.start, s.end, s.acc);
+    }
+    return;
+  }
+  std::vector<std::pair<int64_t, uint32_t>> order;
+  order.reserve(slots.size());
+  for (uint32_t idx : slots) order.emplace_back(slots_[idx].key, idx);
+  std::sort(order.begin(), order.end());
+  for (const auto& ko : order) {
+    const Slot& s = slots_[ko.second];
+    out.emit(*cfg_, s.key, s.start, s.end, s.acc);
+  }
 }
 
 void TimeWindows::refresh_next(double wm) {

@@ -80,6 +80,7 @@ class TimeWindows {
   Bucket& bucket(double end, double wm);
   void advance_buckets(double wm, Fired& out);
   void refresh_next(double wm);
+  void emit_by_key(const std::vector<uint32_t>& slots, Fired& out);
   void purge_sliding(uint32_t idx);
   bool add_sliding(int64_t key, double ts, uint64_t seq, double v, const float* vec, double wm, Fired& out);
   bool add_session(int64_t key, double ts, uint64_t seq, double v, const float* vec, double wm, Fired& out);
@@ -92,6 +93,7 @@ class TimeWindows {
   std::vector<KeyWindows> dense_keys_;
   std::unordered_map<int64_t, KeyWindows> sparse_keys_;
   std::map<double, Bucket> buckets_;
+  std::vector<uint32_t> scratch_;
   std::map<double, Bucket>::iterator last_bucket_ = buckets_.end();
   double next_fire_ = std::numeric_limits<double>::infinity();
   double next_purge_ = std::numeric_limits<double>::infinity();
