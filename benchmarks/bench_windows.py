@@ -29,7 +29,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
 from sage_flow import TumblingWindow, WindowAggregate, _core
 
 Counts = dict[tuple[int, float], int]
@@ -104,14 +103,18 @@ def run_bytewax(keys: np.ndarray, ts: np.ndarray) -> list:
     from bytewax.testing import TestingSink, TestingSource, run_main
 
     epoch = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    items = [(str(k), epoch + timedelta(seconds=t)) for k, t in zip(keys.tolist(), ts.tolist())]
+    items = [
+        (str(k), epoch + timedelta(seconds=t))
+        for k, t in zip(keys.tolist(), ts.tolist(), strict=False)
+    ]
     out: list = []
     late: list = []
     flow = Dataflow("bench_windows")
     up = op.input("in", flow, TestingSource(items, batch_size=10_000))
     # a frozen system clock: the watermark follows event time only, like the others
-    clock = EventClock(lambda x: x[1], wait_for_system_duration=timedelta(seconds=0.5),
-                       now_getter=lambda: epoch)
+    clock = EventClock(
+        lambda x: x[1], wait_for_system_duration=timedelta(seconds=0.5), now_getter=lambda: epoch
+    )
     windower = TumblingWindower(length=timedelta(seconds=1), align_to=epoch)
     wo = count_window("count", up, clock, windower, key=lambda x: x[0])
     op.output("out", wo.down, TestingSink(out))
@@ -133,15 +136,30 @@ def to_counts(name: str, out: Any) -> Counts:
         k = np.concatenate([p["key"] for p in out])
         s = np.concatenate([p["start"] for p in out])
         c = np.concatenate([p["count"] for p in out])
-        return dict(zip(zip(k.tolist(), s.tolist()), c.tolist()))
+        return dict(zip(zip(k.tolist(), s.tolist(), strict=False), c.tolist(), strict=False))
     if name == "numpy":
         flat, n_win, w0 = out
         idx = np.flatnonzero(flat)
         k, w = np.divmod(idx, n_win)
-        return dict(zip(zip(k.tolist(), (w + w0).astype(np.float64).tolist()), flat[idx].tolist()))
+        return dict(
+            zip(
+                zip(k.tolist(), (w + w0).astype(np.float64).tolist(), strict=False),
+                flat[idx].tolist(),
+                strict=False,
+            )
+        )
     if name == "pandas":
-        return dict(zip(zip(out.index.get_level_values(0).tolist(),
-                            out.index.get_level_values(1).tolist()), out.tolist()))
+        return dict(
+            zip(
+                zip(
+                    out.index.get_level_values(0).tolist(),
+                    out.index.get_level_values(1).tolist(),
+                    strict=False,
+                ),
+                out.tolist(),
+                strict=False,
+            )
+        )
     if name == "bytewax":
         return {(int(k), float(wid)): c for k, (wid, c) in out}
     raise ValueError(name)
@@ -168,21 +186,36 @@ def main() -> None:
     n = 20_000 if args.quick else args.events
     repeat = 1 if args.quick else args.repeat
     keys, ts = make_events(n, args.keys)
-    records = [{"user": k, "ts": t} for k, t in zip(keys.tolist(), ts.tolist())]
+    records = [{"user": k, "ts": t} for k, t in zip(keys.tolist(), ts.tolist(), strict=False)]
 
     runs: list[tuple[str, str, Callable[[], Any], int]] = [
         ("python", "plain Python dict loop", lambda: run_python(records), repeat),
-        ("operator", "sage_flow process_batch, timestamp=lambda",
-         lambda: run_operator(records, args.batch, lambda e: e["ts"]), repeat),
-        ("operator", "sage_flow process_batch, timestamp='ts'",
-         lambda: run_operator(records, args.batch, "ts"), repeat),
-        ("engine", "sage_flow raw engine on NumPy arrays", lambda: run_engine(keys, ts, args.batch), repeat),
+        (
+            "operator",
+            "sage_flow process_batch, timestamp=lambda",
+            lambda: run_operator(records, args.batch, lambda e: e["ts"]),
+            repeat,
+        ),
+        (
+            "operator",
+            "sage_flow process_batch, timestamp='ts'",
+            lambda: run_operator(records, args.batch, "ts"),
+            repeat,
+        ),
+        (
+            "engine",
+            "sage_flow raw engine on NumPy arrays",
+            lambda: run_engine(keys, ts, args.batch),
+            repeat,
+        ),
         ("numpy", "NumPy bincount (batch only)", lambda: run_numpy(keys, ts), repeat),
     ]
     try:
         import pandas  # noqa: F401
 
-        runs.append(("pandas", "pandas group-by (batch only)", lambda: run_pandas(keys, ts), repeat))
+        runs.append(
+            ("pandas", "pandas group-by (batch only)", lambda: run_pandas(keys, ts), repeat)
+        )
     except ImportError:
         print("pandas not installed: skipped")
     if not args.no_bytewax:
@@ -193,9 +226,11 @@ def main() -> None:
         except ImportError:
             print("bytewax not installed: skipped (pip install bytewax==0.21.1)")
 
-    print(f"{n:,} events, {args.keys:,} keys, 1 s tumbling event-time windows, count; "
-          f"batch {args.batch:,}; best of {repeat}; {platform.python_implementation()} "
-          f"{platform.python_version()}")
+    print(
+        f"{n:,} events, {args.keys:,} keys, 1 s tumbling event-time windows, count; "
+        f"batch {args.batch:,}; best of {repeat}; {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
     reference: Counts | None = None
     rows: list[tuple[str, float]] = []
     for kind, name, fn, rep in runs:
@@ -213,8 +248,10 @@ def main() -> None:
     print(f"{'implementation':44} {'seconds':>9} {'events/s':>13} {'vs Python':>10}")
     for name, seconds in rows:
         print(f"{name:44} {seconds:9.3f} {n / seconds:13,.0f} {base / seconds:9.2f}x")
-    print(f"all {len(rows)} implementations produced identical counts "
-          f"for {len(reference or {}):,} (key, window) pairs")
+    print(
+        f"all {len(rows)} implementations produced identical counts "
+        f"for {len(reference or {}):,} (key, window) pairs"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 _U32 = struct.Struct("<I")
+_SEQ_TAGS: dict[type, bytes] = {tuple: b"t", list: b"l", frozenset: b"z"}
+_SEQ_TYPES: dict[bytes, type] = {v: k for k, v in _SEQ_TAGS.items()}
 _F64 = struct.Struct("<d")
 
 
@@ -36,7 +38,7 @@ def encode(obj: Any, out: bytearray) -> None:
     elif type(obj) is bytes:
         out += b"b" + _U32.pack(len(obj)) + obj
     elif type(obj) in (tuple, list, frozenset):
-        tag = {tuple: b"t", list: b"l", frozenset: b"z"}[type(obj)]
+        tag = _SEQ_TAGS[type(obj)]
         items = sorted(obj, key=repr) if type(obj) is frozenset else obj
         out += tag + _U32.pack(len(items))
         for item in items:
@@ -56,7 +58,7 @@ def encode(obj: Any, out: bytearray) -> None:
 
 def decode(data: bytes | memoryview, pos: int = 0) -> tuple[Any, int]:
     """Decode one object at ``pos``; returns ``(object, next position)``."""
-    tag = data[pos : pos + 1]
+    tag = bytes(data[pos : pos + 1])
     pos += 1
     if tag == b"N":
         return None, pos
@@ -84,7 +86,7 @@ def decode(data: bytes | memoryview, pos: int = 0) -> tuple[Any, int]:
         for _ in range(n):
             item, pos = decode(data, pos)
             items.append(item)
-        return {b"t": tuple, b"l": list, b"z": frozenset}[tag](items), pos
+        return _SEQ_TYPES[tag](items), pos
     if tag == b"a":
         (n,) = _U32.unpack_from(data, pos)
         dtype = np.dtype(bytes(data[pos + 4 : pos + 4 + n]).decode())

@@ -14,8 +14,8 @@ import math
 import struct
 import time as _time
 from collections.abc import Callable, Hashable, Sequence
-from operator import itemgetter
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -167,9 +167,15 @@ class WindowAggregate:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._init_args = {
-            "window": window, "aggregate": aggregate, "timestamp": timestamp, "value": value,
-            "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness,
-            "query": query, "k": k, "clock": clock,
+            "window": window,
+            "aggregate": aggregate,
+            "timestamp": timestamp,
+            "value": value,
+            "allowed_lateness": allowed_lateness,
+            "out_of_orderness": out_of_orderness,
+            "query": query,
+            "k": k,
+            "clock": clock,
         }
         if not isinstance(window, (TumblingWindow, SlidingWindow, SessionWindow, CountWindow)):
             msg = (
@@ -204,8 +210,15 @@ class WindowAggregate:
         if self._agg_name != "count" and value is None:
             msg = f"aggregate {self._agg_name if self._reduce is None else 'reduce'!r} needs value=callable(record)"
             raise ValueError(msg)
-        for name, v in (("allowed_lateness", allowed_lateness), ("out_of_orderness", out_of_orderness)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v >= 0):
+        for name, v in (
+            ("allowed_lateness", allowed_lateness),
+            ("out_of_orderness", out_of_orderness),
+        ):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not (math.isfinite(v) and v >= 0)
+            ):
                 msg = f"{name} must be a finite number of seconds >= 0, got {v!r}"
                 raise ValueError(msg)
         self._query: np.ndarray | None = None
@@ -237,7 +250,9 @@ class WindowAggregate:
         self._values: dict[int, Any] = {}  # reduce path: arrival seq -> value
         self._gc_at = 4096
         # Vector or scalar is known up front except for 'mean' (decided by the first value).
-        self._vector: bool | None = None if self._agg_name == "mean" else self._agg_name in _VECTOR_ONLY
+        self._vector: bool | None = (
+            None if self._agg_name == "mean" else self._agg_name in _VECTOR_ONLY
+        )
         self._engine: _core.Engine | None = None
         if self._vector is not None:
             self._engine = self._make_engine(self._vector)
@@ -281,7 +296,7 @@ class WindowAggregate:
             base = engine.next_seq
             good = records if idx is None else [records[i] for i in idx]
             vals = self._value_list if idx is None else [self._value_list[i] for i in idx]
-            self._values.update(zip(range(base, base + len(good)), vals))
+            self._values.update(zip(range(base, base + len(good)), vals, strict=False))
         fired, late_idx = engine.process(key_ids, ts, values)
         if self._processing_time:
             fired = self._concat(fired, engine.advance(max(engine.watermark, self._last_clock)))
@@ -362,7 +377,13 @@ class WindowAggregate:
         """
         try:
             self._restore(bytes(data))
-        except (struct.error, IndexError, UnicodeDecodeError, json.JSONDecodeError, KeyError) as exc:
+        except (
+            struct.error,
+            IndexError,
+            UnicodeDecodeError,
+            json.JSONDecodeError,
+            KeyError,
+        ) as exc:
             msg = f"sage_flow operator snapshot is truncated or corrupt ({exc})"
             raise ValueError(msg) from exc
 
@@ -380,7 +401,11 @@ class WindowAggregate:
         pos = _HEAD.size
         header = json.loads(data[pos : pos + hlen])
         pos += hlen
-        mine = {"window": type(self.window).__name__, "spec": asdict(self.window), "aggregate": self._agg_name}
+        mine = {
+            "window": type(self.window).__name__,
+            "spec": asdict(self.window),
+            "aggregate": self._agg_name,
+        }
         theirs = {k: header[k] for k in mine}
         if json.dumps(mine, sort_keys=True) != json.dumps(theirs, sort_keys=True):
             msg = f"snapshot was taken by a different operator ({theirs}); this one is {mine}"
@@ -438,7 +463,9 @@ class WindowAggregate:
             k=self._k,
         )
 
-    def _key_ids(self, keys: list[Any], records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
+    def _key_ids(
+        self, keys: list[Any], records: list[Any], bad: np.ndarray, errors: list
+    ) -> np.ndarray:
         ids = self._ids
         out, missing = _core.lookup_ids(keys, ids)
         for i in missing:
@@ -447,7 +474,14 @@ class WindowAggregate:
                 out[i] = ids[key]
             except TypeError as exc:
                 bad[i] = True
-                errors.append((records[i], _record_error(TypeError, records[i], f"key {key!r:.80} is not hashable ({exc})")))
+                errors.append(
+                    (
+                        records[i],
+                        _record_error(
+                            TypeError, records[i], f"key {key!r:.80} is not hashable ({exc})"
+                        ),
+                    )
+                )
         return out
 
     def _timestamps(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
@@ -458,7 +492,17 @@ class WindowAggregate:
             for i in bad_idx:
                 if not bad[i]:
                     bad[i] = True
-                    errors.append((records[i], self._field_error(records[i], self._ts_field, "timestamp", "a finite number of seconds")))
+                    errors.append(
+                        (
+                            records[i],
+                            self._field_error(
+                                records[i],
+                                self._ts_field,
+                                "timestamp",
+                                "a finite number of seconds",
+                            ),
+                        )
+                    )
             return ts
         try:
             raw = list(map(fn, records))
@@ -471,12 +515,34 @@ class WindowAggregate:
                     raw.append(None)
                     if not bad[i]:
                         bad[i] = True
-                        errors.append((rec, _record_error(type(exc) if isinstance(exc, (KeyError, AttributeError, TypeError, ValueError)) else ValueError, rec, f"timestamp function raised {exc!r}")))
+                        errors.append(
+                            (
+                                rec,
+                                _record_error(
+                                    type(exc)
+                                    if isinstance(
+                                        exc, (KeyError, AttributeError, TypeError, ValueError)
+                                    )
+                                    else ValueError,
+                                    rec,
+                                    f"timestamp function raised {exc!r}",
+                                ),
+                            )
+                        )
         ts, bad_idx = _core.to_float64(raw)
         for i in bad_idx:
             if not bad[i]:
                 bad[i] = True
-                errors.append((records[i], _record_error(ValueError, records[i], f"timestamp must be a finite number of seconds, got {raw[i]!r:.80}")))
+                errors.append(
+                    (
+                        records[i],
+                        _record_error(
+                            ValueError,
+                            records[i],
+                            f"timestamp must be a finite number of seconds, got {raw[i]!r:.80}",
+                        ),
+                    )
+                )
         return ts
 
     @staticmethod
@@ -484,8 +550,11 @@ class WindowAggregate:
         try:
             got = record[field]
         except Exception as exc:  # noqa: BLE001 - reported
-            return _record_error(type(exc) if isinstance(exc, (KeyError, TypeError, IndexError)) else ValueError,
-                                 record, f"{what} field {field!r} is missing ({exc!r})")
+            return _record_error(
+                type(exc) if isinstance(exc, (KeyError, TypeError, IndexError)) else ValueError,
+                record,
+                f"{what} field {field!r} is missing ({exc!r})",
+            )
         return _record_error(ValueError, record, f"{what} must be {want}, got {got!r:.80}")
 
     def _values_of(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray | None:
@@ -496,7 +565,12 @@ class WindowAggregate:
             for i in bad_idx:
                 if not bad[i]:
                     bad[i] = True
-                    errors.append((records[i], self._field_error(records[i], self._value_field, "value", "a number")))
+                    errors.append(
+                        (
+                            records[i],
+                            self._field_error(records[i], self._value_field, "value", "a number"),
+                        )
+                    )
             return vals
         raw: list[Any] = []
         try:
@@ -510,7 +584,9 @@ class WindowAggregate:
                     raw.append(None)
                     if not bad[i]:
                         bad[i] = True
-                        errors.append((rec, _record_error(ValueError, rec, f"value function raised {exc!r}")))
+                        errors.append(
+                            (rec, _record_error(ValueError, rec, f"value function raised {exc!r}"))
+                        )
         if self._reduce is not None:
             self._value_list = raw
             return None
@@ -527,11 +603,22 @@ class WindowAggregate:
             for i in bad_idx:
                 if not bad[i]:
                     bad[i] = True
-                    errors.append((records[i], _record_error(ValueError, records[i], f"value must be a number, got {raw[i]!r:.80}")))
+                    errors.append(
+                        (
+                            records[i],
+                            _record_error(
+                                ValueError,
+                                records[i],
+                                f"value must be a number, got {raw[i]!r:.80}",
+                            ),
+                        )
+                    )
             return vals
         return self._vectors(raw, records, bad, errors)
 
-    def _vectors(self, raw: list[Any], records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
+    def _vectors(
+        self, raw: list[Any], records: list[Any], bad: np.ndarray, errors: list
+    ) -> np.ndarray:
         engine = self._engine
         assert engine is not None
         dim = engine.dim
@@ -551,25 +638,43 @@ class WindowAggregate:
                 row = np.asarray(v, dtype=np.float32)
             except (ValueError, TypeError) as exc:
                 bad[i] = True
-                errors.append((records[i], _record_error(ValueError, records[i], f"value is not a numeric vector ({exc})")))
+                errors.append(
+                    (
+                        records[i],
+                        _record_error(
+                            ValueError, records[i], f"value is not a numeric vector ({exc})"
+                        ),
+                    )
+                )
                 rows.append(None)
                 continue
             if row.ndim != 1 or row.size == 0 or (dim and row.size != dim):
                 bad[i] = True
                 want = f"dimension {dim}" if dim else "a non-empty 1-D vector"
-                errors.append((records[i], _record_error(ValueError, records[i], f"vector has shape {row.shape}, expected {want} (mixed vector dimensions)")))
+                errors.append(
+                    (
+                        records[i],
+                        _record_error(
+                            ValueError,
+                            records[i],
+                            f"vector has shape {row.shape}, expected {want} (mixed vector dimensions)",
+                        ),
+                    )
+                )
                 rows.append(None)
                 continue
             dim = dim or row.size
             rows.append(row)
         mat = np.zeros((len(raw), max(dim, 1)), dtype=np.float32)
-        for i, row in enumerate(rows):
-            if row is not None:
-                mat[i] = row
+        for i, maybe_row in enumerate(rows):
+            if maybe_row is not None:
+                mat[i] = maybe_row
         return mat
 
     @staticmethod
-    def _in_record_order(records: list[Any], errors: list[tuple[Any, Exception]]) -> list[tuple[Any, Exception]]:
+    def _in_record_order(
+        records: list[Any], errors: list[tuple[Any, Exception]]
+    ) -> list[tuple[Any, Exception]]:
         if len(errors) < 2:
             return errors
         pos = {id(r): i for i, r in enumerate(records)}
@@ -602,7 +707,9 @@ class WindowAggregate:
             offs = fired["offsets"].tolist()
             seqs = fired["seqs"].tolist()
             stored = self._values
-            values = [self._reduce([stored[s] for s in seqs[offs[j] : offs[j + 1]]]) for j in range(n)]
+            values = [
+                self._reduce([stored[s] for s in seqs[offs[j] : offs[j + 1]]]) for j in range(n)
+            ]
         elif self._agg_name == "topk":
             offs = fired["offsets"].tolist()
             vec, sc = fired["value"], fired["scores"]

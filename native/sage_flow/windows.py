@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 TimeMode = Literal["event", "processing"]
 
@@ -154,4 +154,4 @@ class CountWindow:
         }
 
 
-Window = Union[TumblingWindow, SlidingWindow, SessionWindow, CountWindow]
+Window = TumblingWindow | SlidingWindow | SessionWindow | CountWindow

@@ -62,8 +62,19 @@ def aggregate(name: str, recs: list, query=None, k=None) -> Any:
 
 
 class ReferenceTimeWindows:
-    def __init__(self, kind, agg, *, size=0.0, slide=0.0, gap=0.0, lateness=0.0, delay=0.0,
-                 query=None, k=None):
+    def __init__(
+        self,
+        kind,
+        agg,
+        *,
+        size=0.0,
+        slide=0.0,
+        gap=0.0,
+        lateness=0.0,
+        delay=0.0,
+        query=None,
+        k=None,
+    ):
         self.kind, self.agg = kind, agg
         self.size, self.slide, self.gap = size, slide, gap
         self.lateness, self.delay = lateness, delay
@@ -84,7 +95,9 @@ class ReferenceTimeWindows:
         self.seq += 1
         if self.kind == "session":
             mine = _Win(key, ts, ts + self.gap)
-            touching = [w for w in self.wins if w.key == key and ts <= w.end and ts + self.gap >= w.start]
+            touching = [
+                w for w in self.wins if w.key == key and ts <= w.end and ts + self.gap >= w.start
+            ]
             if touching or mine.end + self.lateness > self.wm:
                 for w in touching:
                     self.wins.remove(w)

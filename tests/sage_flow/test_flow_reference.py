@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from conftest import as_tuples, make_stream, random_batches, run, run_reference
 from flow_reference import ReferenceCountWindows, ReferenceTimeWindows
-
 from sage_flow import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, WindowAggregate
 
 SCALAR_AGGS = ["count", "sum", "mean", "min", "max", "first", "last"]
@@ -39,8 +38,12 @@ def test_time_windows_match_reference(window, agg, timing):
         # seed 1 reads fields through callables, seed 2 through field names (C++ path)
         getters = (lambda r: r["ts"], lambda r: r["x"]) if seed == 1 else ("ts", "x")
         op = WindowAggregate(
-            spec, aggregate, timestamp=getters[0], value=getters[1],
-            allowed_lateness=lateness, out_of_orderness=delay,
+            spec,
+            aggregate,
+            timestamp=getters[0],
+            value=getters[1],
+            allowed_lateness=lateness,
+            out_of_orderness=delay,
         )
         got, late = run(op, random_batches(records, seed))
         ref = ReferenceTimeWindows(agg=aggregate, lateness=lateness, delay=delay, **ref_args)
@@ -73,8 +76,10 @@ def test_count_windows_match_reference(size, slide, agg):
 
 
 def _compare_vector_results(got, want, agg):
-    assert [(r.key, r.start, r.end, r.count) for r in got] == [(w[0], w[1], w[2], w[4]) for w in want]
-    for r, w in zip(got, want):
+    assert [(r.key, r.start, r.end, r.count) for r in got] == [
+        (w[0], w[1], w[2], w[4]) for w in want
+    ]
+    for r, w in zip(got, want, strict=False):
         if agg == "topk":
             assert [round(s, 5) for s in r.value.scores.tolist()] == [round(s, 5) for s, _ in w[3]]
             np.testing.assert_allclose(r.value.vectors, np.stack([v for _, v in w[3]]), rtol=1e-6)
@@ -90,8 +95,13 @@ def test_vector_aggregates_match_reference(window, agg):
     records = make_stream(4, n=200, vector_dim=6)
     query = [1.0, -0.5, 0.0, 2.0, 0.25, -1.0]
     op = WindowAggregate(
-        spec, agg, timestamp=lambda r: r["ts"], value=lambda r: r["vec"],
-        allowed_lateness=1.0, out_of_orderness=0.5, query=query if agg == "topk" else None,
+        spec,
+        agg,
+        timestamp=lambda r: r["ts"],
+        value=lambda r: r["vec"],
+        allowed_lateness=1.0,
+        out_of_orderness=0.5,
+        query=query if agg == "topk" else None,
         k=3 if agg == "topk" else None,
     )
     got, late = run(op, random_batches(records, 4))
@@ -118,8 +128,14 @@ def test_results_do_not_depend_on_batch_boundaries(window):
     records = make_stream(6)
 
     def make():
-        return WindowAggregate(spec, "sum", timestamp=lambda r: r["ts"], value=lambda r: r["x"],
-                               allowed_lateness=1.0, out_of_orderness=0.5)
+        return WindowAggregate(
+            spec,
+            "sum",
+            timestamp=lambda r: r["ts"],
+            value=lambda r: r["x"],
+            allowed_lateness=1.0,
+            out_of_orderness=0.5,
+        )
 
     one_by_one = run(make(), [[r] for r in records])
     all_at_once = run(make(), [records])

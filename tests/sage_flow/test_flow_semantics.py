@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from sage_flow import (
     CountWindow,
     SessionWindow,
@@ -110,7 +109,15 @@ def test_processing_time_uses_the_clock():
 
 @pytest.mark.parametrize(
     "agg,want",
-    [("count", 4), ("sum", 10.0), ("mean", 2.5), ("min", 1.0), ("max", 4.0), ("first", 1.0), ("last", 2.0)],
+    [
+        ("count", 4),
+        ("sum", 10.0),
+        ("mean", 2.5),
+        ("min", 1.0),
+        ("max", 4.0),
+        ("first", 1.0),
+        ("last", 2.0),
+    ],
 )
 def test_scalar_aggregates(agg, want):
     # arrival order 3@t1, 1@t0, 4@t2, 2@t3; first/last follow event time
@@ -128,8 +135,9 @@ def test_first_and_last_break_event_time_ties_by_arrival():
 
 
 def test_python_reduce_gets_values_in_arrival_order():
-    op = WindowAggregate(TumblingWindow(10), lambda vs: "-".join(vs), timestamp=ts, value=x,
-                         out_of_orderness=5)
+    op = WindowAggregate(
+        TumblingWindow(10), lambda vs: "-".join(vs), timestamp=ts, value=x, out_of_orderness=5
+    )
     feed(op, "k", events((3, "c"), (1, "a"), (2, "b")))
     assert op.flush()[0].value == "c-a-b"
 
@@ -141,8 +149,9 @@ def test_centroid_and_topk_on_vectors():
     op.process_batch(["k"] * 4, recs)
     (res,) = op.flush()
     np.testing.assert_allclose(res.value, [0.25, 0.5])
-    top = WindowAggregate(TumblingWindow(10), "topk", timestamp=ts, value=lambda r: r["v"],
-                          query=[1, 0], k=2)
+    top = WindowAggregate(
+        TumblingWindow(10), "topk", timestamp=ts, value=lambda r: r["v"], query=[1, 0], k=2
+    )
     top.process_batch(["k"] * 4, recs)
     (res,) = top.flush()
     assert isinstance(res.value, TopK)

@@ -8,8 +8,14 @@ import pickle
 import numpy as np
 import pytest
 from conftest import as_tuples, make_stream, random_batches, run
-
-from sage_flow import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, WindowAggregate, _core
+from sage_flow import (
+    CountWindow,
+    SessionWindow,
+    SlidingWindow,
+    TumblingWindow,
+    WindowAggregate,
+    _core,
+)
 
 WINDOWS = [TumblingWindow(2), SlidingWindow(3, 1), SessionWindow(1.0), CountWindow(4, 3)]
 
@@ -20,10 +26,13 @@ def _make(window, agg):
         kwargs = {"query": [1.0, 0.0, -1.0], "k": 2}
     vector = agg in ("centroid", "topk")
     return WindowAggregate(
-        window, agg if agg != "reduce" else (lambda vs: tuple(sorted(vs))),
+        window,
+        agg if agg != "reduce" else (lambda vs: tuple(sorted(vs))),
         timestamp=lambda r: r["ts"],
         value=(lambda r: r["vec"]) if vector else (lambda r: r["x"]),
-        allowed_lateness=1.5, out_of_orderness=0.5, **kwargs,
+        allowed_lateness=1.5,
+        out_of_orderness=0.5,
+        **kwargs,
     )
 
 
@@ -83,7 +92,9 @@ def test_restore_rejects_other_configuration():
         _make(TumblingWindow(3), "sum").restore(data)
     with pytest.raises(ValueError, match="different operator"):
         _make(TumblingWindow(2), "max").restore(data)
-    other = WindowAggregate(TumblingWindow(2), "sum", timestamp=float, value=float, allowed_lateness=9)
+    other = WindowAggregate(
+        TumblingWindow(2), "sum", timestamp=float, value=float, allowed_lateness=9
+    )
     with pytest.raises(ValueError, match="allowed_lateness"):
         other.restore(data)
 
@@ -124,8 +135,14 @@ def test_operator_and_engine_pickle_mid_stream(protocol):
     batches = random_batches(records, 13)
 
     def make():
-        return WindowAggregate(SlidingWindow(3, 1), "sum", timestamp=_ts, value=_x,
-                               allowed_lateness=1.0, out_of_orderness=0.5)
+        return WindowAggregate(
+            SlidingWindow(3, 1),
+            "sum",
+            timestamp=_ts,
+            value=_x,
+            allowed_lateness=1.0,
+            out_of_orderness=0.5,
+        )
 
     want, _ = run(make(), batches)
     op = make()
@@ -139,3 +156,27 @@ def test_operator_and_engine_pickle_mid_stream(protocol):
     copy = pickle.loads(pickle.dumps(eng, protocol))
     assert copy.snapshot() == eng.snapshot()
     assert copy.flush()["value"].tolist() == [1.0, 5.0]  # by session end
+
+
+@pytest.mark.parametrize(
+    "window",
+    [SlidingWindow(2, 0.5), SessionWindow(0.75), CountWindow(3, 2)],
+    ids=lambda w: type(w).__name__,
+)
+def test_stop_after_every_record_and_restore(window):
+    records = make_stream(14, n=70)
+
+    def make():
+        return WindowAggregate(
+            window, "last", timestamp="ts", value="x", allowed_lateness=1.0, out_of_orderness=0.25
+        )
+
+    want, want_late = run(make(), [records])
+    for i in range(len(records) + 1):
+        first = make()
+        got, late = run(first, [records[:i]], flush=False)
+        second = make()
+        second.restore(first.snapshot())
+        more, more_late = run(second, [records[i:]])
+        assert as_tuples(got + more) == as_tuples(want), f"stopped after record {i}"
+        assert late + more_late == want_late

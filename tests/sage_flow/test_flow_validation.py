@@ -7,7 +7,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from sage_flow import (
     CountWindow,
     SessionWindow,
@@ -21,7 +20,12 @@ from sage_flow import (
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
 def test_window_specs_are_frozen_and_picklable(protocol):
-    for spec in (TumblingWindow(2), SlidingWindow(4, 1, time="processing"), SessionWindow(3), CountWindow(5, 2)):
+    for spec in (
+        TumblingWindow(2),
+        SlidingWindow(4, 1, time="processing"),
+        SessionWindow(3),
+        CountWindow(5, 2),
+    ):
         assert pickle.loads(pickle.dumps(spec, protocol)) == spec
     with pytest.raises(AttributeError):
         TumblingWindow(2).seconds = 3  # type: ignore[misc]
@@ -60,10 +64,18 @@ def test_operator_arguments_validate():
 
 
 def test_bad_records_become_errors_and_the_rest_is_processed():
-    op = WindowAggregate(TumblingWindow(10), "sum", timestamp=lambda r: r["ts"], value=lambda r: r["x"])
+    op = WindowAggregate(
+        TumblingWindow(10), "sum", timestamp=lambda r: r["ts"], value=lambda r: r["x"]
+    )
     good = [{"ts": 1, "x": 1}, {"ts": 2, "x": 2}]
-    bad = [{"x": 1}, {"ts": "noon", "x": 1}, {"ts": math.nan, "x": 1}, {"ts": 3, "x": "many"},
-           {"ts": None, "x": 1}, {"ts": True, "x": 1}]
+    bad = [
+        {"x": 1},
+        {"ts": "noon", "x": 1},
+        {"ts": math.nan, "x": 1},
+        {"ts": 3, "x": "many"},
+        {"ts": None, "x": 1},
+        {"ts": True, "x": 1},
+    ]
     batch = [good[0], *bad, good[1]]
     out = op.process_batch(["k"] * len(batch), batch)
     assert [rec for rec, _ in out.errors] == bad
@@ -77,8 +89,14 @@ def test_bad_records_become_errors_and_the_rest_is_processed():
 
 def test_bad_records_become_errors_with_field_name_getters():
     op = WindowAggregate(TumblingWindow(10), "sum", timestamp="ts", value="x")
-    batch = [{"ts": 1, "x": 1}, {"x": 1}, {"ts": "noon", "x": 1}, {"ts": 2, "x": None}, 7,
-             {"ts": 3, "x": 2.5}]
+    batch = [
+        {"ts": 1, "x": 1},
+        {"x": 1},
+        {"ts": "noon", "x": 1},
+        {"ts": 2, "x": None},
+        7,
+        {"ts": 3, "x": 2.5},
+    ]
     out = op.process_batch(["k"] * len(batch), batch)
     assert [rec for rec, _ in out.errors] == batch[1:5]
     messages = [str(exc) for _, exc in out.errors]
@@ -126,7 +144,9 @@ def test_engine_rejects_bad_arrays_with_clear_messages():
         _core.Engine("tumbling", "count", size=-1.0)
     vec = _core.Engine("count", "centroid", count_size=2, vector=True)
     vec.process(keys, None, np.ones((2, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match="vectors have dimension 4 but this window expects dimension 3"):
+    with pytest.raises(
+        ValueError, match="vectors have dimension 4 but this window expects dimension 3"
+    ):
         vec.process(keys, None, np.ones((2, 4), dtype=np.float32))
     with pytest.raises(ValueError, match="2-D"):
         vec.process(keys, None, np.ones(2, dtype=np.float32))
@@ -161,7 +181,9 @@ def test_engine_gives_same_windows_for_dense_and_sparse_key_ids():
     sparse = keys * 1_000_003_000_017 - 7  # negative and huge ids take the general path
 
     def run_engine(k):
-        eng = _core.Engine("sliding", "sum", size=2.0, slide=0.5, allowed_lateness=0.3, out_of_orderness=0.2)
+        eng = _core.Engine(
+            "sliding", "sum", size=2.0, slide=0.5, allowed_lateness=0.3, out_of_orderness=0.2
+        )
         fired, late = eng.process(k, ts, ts)
         rest = eng.flush()
         return [np.concatenate([fired[c], rest[c]]) for c in ("key", "start", "end", "value")], late
