@@ -18,7 +18,14 @@ except ImportError as exc:  # pragma: no cover - only without a build
     )
     raise ImportError(msg) from exc
 
-from sage_flow.operator import AGGREGATES, BatchOutcome, TopK, WindowAggregate, WindowResult
+from sage_flow.operator import (
+    AGGREGATES,
+    BatchOutcome,
+    TopK,
+    WindowAggregate,
+    WindowReduceError,
+    WindowResult,
+)
 from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
 
 __version__ = _core.__version__
@@ -33,6 +40,7 @@ __all__ = [
     "TumblingWindow",
     "Window",
     "WindowAggregate",
+    "WindowReduceError",
     "WindowResult",
     "__version__",
 ]

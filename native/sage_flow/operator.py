@@ -23,7 +23,14 @@ import numpy as np
 from sage_flow import _codec, _core
 from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
 
-__all__ = ["AGGREGATES", "BatchOutcome", "TopK", "WindowAggregate", "WindowResult"]
+__all__ = [
+    "AGGREGATES",
+    "BatchOutcome",
+    "TopK",
+    "WindowAggregate",
+    "WindowReduceError",
+    "WindowResult",
+]
 
 #: Built-in aggregate names. ``centroid`` and ``topk`` (and ``mean`` given vectors) work on
 #: vectors; the others on numbers.
@@ -86,13 +93,29 @@ class BatchOutcome(NamedTuple):
     - ``late``: records that arrived after every window they belong to was purged
       (watermark >= window end + allowed lateness); route them to a side output.
     - ``errors``: ``(record, exception)`` for records that could not be read (missing or
-      non-numeric timestamp, bad value, wrong vector dimension, unhashable key); route
-      them to a dead-letter output. The rest of the batch is processed normally.
+      non-numeric timestamp, bad value, wrong vector dimension, unhashable key), in record
+      order, then ``(window, exception)`` for windows whose reduce function raised
+      (``window`` is a WindowResult whose value is the list of values). Route them to a
+      dead-letter output. The rest of the batch is processed normally.
     """
 
     results: list[WindowResult]
     late: list[Any]
     errors: list[tuple[Any, Exception]]
+
+
+class WindowReduceError(RuntimeError):
+    """A user reduce function raised while firing windows in ``flush`` or
+    ``advance_watermark``. ``results`` holds the windows that did reduce; ``errors`` holds
+    ``(window, exception)`` where ``window.value`` is the list of values given to reduce.
+    (In ``process_batch`` such windows go to ``BatchOutcome.errors`` instead.)
+    """
+
+    def __init__(self, results: list[WindowResult], errors: list[tuple[Any, Exception]]) -> None:
+        self.results = results
+        self.errors = errors
+        msg = f"reduce function failed for {len(errors)} window(s): {errors[0][1]!r}"
+        super().__init__(msg)
 
 
 class _KeyIds(dict):  # type: ignore[type-arg]
@@ -302,16 +325,18 @@ class WindowAggregate:
             fired = self._concat(fired, engine.advance(max(engine.watermark, self._last_clock)))
         late_pos = late_idx if idx is None else idx[late_idx]
         late = [records[i] for i in late_pos.tolist()]
-        results = self._results(fired)
+        errors = self._in_record_order(records, errors)
+        results = self._results(fired, errors)  # appends windows whose reduce raised
         if self._reduce is not None and len(self._values) >= self._gc_at:
             self._collect_values()
-        return BatchOutcome(results, late, self._in_record_order(records, errors))
+        return BatchOutcome(results, late, errors)
 
     def advance_watermark(self, watermark: float | None = None) -> list[WindowResult]:
         """Move time forward without records (idle sources, processing-time timers).
 
         Processing time: ``watermark`` defaults to the clock. Event time: pass the new
-        watermark; it must not be lower than the current one.
+        watermark; it must not be lower than the current one. Raises
+        :class:`WindowReduceError` (carrying the good results) if a reduce function fails.
         """
         if self._engine is None:
             return []
@@ -324,7 +349,11 @@ class WindowAggregate:
         return self._results(self._engine.advance(float(watermark)))
 
     def flush(self) -> list[WindowResult]:
-        """End of stream: fire every open window (count windows: each partial window)."""
+        """End of stream: fire every open window (count windows: each partial window).
+
+        Raises :class:`WindowReduceError` (carrying the good results) if a reduce function
+        fails for some windows.
+        """
         if self._engine is None:
             return []
         return self._results(self._engine.flush())
@@ -694,7 +723,40 @@ class WindowAggregate:
                 out[name] = np.concatenate([a[name], b[name]])
         return out
 
-    def _results(self, fired: dict[str, np.ndarray]) -> list[WindowResult]:
+    def _reduce_results(
+        self,
+        fired: dict[str, np.ndarray],
+        key_col: list[Any],
+        starts: list[float],
+        ends: list[float],
+        counts: list[int],
+        errors: list[tuple[Any, Exception]] | None,
+    ) -> list[WindowResult]:
+        reduce = self._reduce
+        assert reduce is not None
+        offs = fired["offsets"].tolist()
+        seqs = fired["seqs"].tolist()
+        stored = self._values
+        out: list[WindowResult] = []
+        failed: list[tuple[Any, Exception]] = []
+        for j in range(len(key_col)):
+            values = [stored[s] for s in seqs[offs[j] : offs[j + 1]]]
+            try:
+                value = reduce(values)
+            except Exception as exc:  # noqa: BLE001 - routed to errors
+                window = _make_result(key_col[j], starts[j], ends[j], values, counts[j])
+                failed.append((window, exc))
+                continue
+            out.append(_make_result(key_col[j], starts[j], ends[j], value, counts[j]))
+        if failed:
+            if errors is None:
+                raise WindowReduceError(out, failed)
+            errors.extend(failed)
+        return out
+
+    def _results(
+        self, fired: dict[str, np.ndarray], errors: list[tuple[Any, Exception]] | None = None
+    ) -> list[WindowResult]:
         n = len(fired["key"])
         if n == 0:
             return []
@@ -704,13 +766,8 @@ class WindowAggregate:
         ends = fired["end"].tolist()
         counts = fired["count"].tolist()
         if self._reduce is not None:
-            offs = fired["offsets"].tolist()
-            seqs = fired["seqs"].tolist()
-            stored = self._values
-            values = [
-                self._reduce([stored[s] for s in seqs[offs[j] : offs[j + 1]]]) for j in range(n)
-            ]
-        elif self._agg_name == "topk":
+            return self._reduce_results(fired, key_col, starts, ends, counts, errors)
+        if self._agg_name == "topk":
             offs = fired["offsets"].tolist()
             vec, sc = fired["value"], fired["scores"]
             values = [TopK(vec[offs[j] : offs[j + 1]], sc[offs[j] : offs[j + 1]]) for j in range(n)]

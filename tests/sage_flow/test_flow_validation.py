@@ -13,6 +13,7 @@ from sage_flow import (
     SlidingWindow,
     TumblingWindow,
     WindowAggregate,
+    WindowReduceError,
     WindowResult,
     _core,
 )
@@ -193,3 +194,23 @@ def test_engine_gives_same_windows_for_dense_and_sparse_key_ids():
     assert np.array_equal(sk, dk * 1_000_003_000_017 - 7)
     assert np.array_equal(ds, ss) and np.array_equal(de, se) and np.array_equal(dv, sv)
     assert np.array_equal(dlate, slate)
+
+
+def test_failing_reduce_routes_the_window_to_errors():
+    def fragile(values):
+        if 13 in values:
+            raise ValueError("unlucky")
+        return sum(values)
+
+    op = WindowAggregate(TumblingWindow(10), fragile, timestamp="ts", value="x")
+    out = op.process_batch(
+        ["a", "b", "a"], [{"ts": 1, "x": 13}, {"ts": 2, "x": 1}, {"ts": 10, "x": 2}]
+    )
+    assert out.results == [WindowResult("b", 0.0, 10.0, 1, 1)]
+    ((window, exc),) = out.errors
+    assert window == WindowResult("a", 0.0, 10.0, [13], 1) and str(exc) == "unlucky"
+    op.process_batch(["a"], [{"ts": 11, "x": 13}])
+    with pytest.raises(WindowReduceError) as info:
+        op.flush()
+    assert info.value.results == []
+    assert info.value.errors[0][0] == WindowResult("a", 10.0, 20.0, [2, 13], 2)
