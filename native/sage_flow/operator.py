@@ -42,7 +42,7 @@ _HEAD = struct.Struct("<4sII")  # magic, version, header length
 _U64 = struct.Struct("<Q")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowResult:
     """One fired window of one key.
 
@@ -59,19 +59,26 @@ class WindowResult:
     value: Any
     count: int
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (WindowResult, (self.key, self.start, self.end, self.value, self.count))
+
 
 _new_object = object.__new__
+_set_key = WindowResult.key.__set__  # type: ignore[attr-defined]
+_set_start = WindowResult.start.__set__  # type: ignore[attr-defined]
+_set_end = WindowResult.end.__set__  # type: ignore[attr-defined]
+_set_value = WindowResult.value.__set__  # type: ignore[attr-defined]
+_set_count = WindowResult.count.__set__  # type: ignore[attr-defined]
 
 
 def _make_result(key: Any, start: float, end: float, value: Any, count: int) -> WindowResult:
     """Builds a WindowResult without the frozen-dataclass ``__init__`` (hot path)."""
     res = _new_object(WindowResult)
-    d = res.__dict__
-    d["key"] = key
-    d["start"] = start
-    d["end"] = end
-    d["value"] = value
-    d["count"] = count
+    _set_key(res, key)
+    _set_start(res, start)
+    _set_end(res, end)
+    _set_value(res, value)
+    _set_count(res, count)
     return res
 
 

@@ -91,6 +91,12 @@ class SlidingWindow:
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", _seconds("size", "SlidingWindow", self.size))
         object.__setattr__(self, "slide", _seconds("slide", "SlidingWindow", self.slide))
+        if self.slide > self.size:
+            msg = (
+                f"SlidingWindow: slide ({self.slide}) must not exceed size ({self.size}); "
+                f"records between windows would belong to no window"
+            )
+            raise ValueError(msg)
         _time_mode("SlidingWindow", self.time)
 
     def _engine_args(self) -> dict[str, Any]:

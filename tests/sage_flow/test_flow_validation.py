@@ -38,6 +38,7 @@ def test_window_specs_are_frozen_and_picklable(protocol):
         (lambda: TumblingWindow(0), "seconds must be a finite number"),
         (lambda: TumblingWindow("5"), "seconds must be a number"),
         (lambda: SlidingWindow(5, -1), "slide"),
+        (lambda: SlidingWindow(2, 3), "must not exceed size"),
         (lambda: SessionWindow(math.nan), "gap"),
         (lambda: TumblingWindow(1, time="wall"), "'event' or 'processing'"),
         (lambda: CountWindow(0), "size must be an integer"),

@@ -64,6 +64,9 @@ void validate_config(const Config& c) {
     case WindowKind::Sliding:
       positive(c.size, "window size");
       positive(c.slide, "window slide");
+      if (c.slide > c.size)
+        throw std::invalid_argument("window slide must not exceed window size "
+                                    "(records between windows would belong to no window)");
       break;
     case WindowKind::Session: positive(c.gap, "session gap"); break;
     case WindowKind::Count:
