@@ -163,3 +163,28 @@ def test_mean_on_vectors_is_the_centroid():
     op = WindowAggregate(CountWindow(2), "mean", value=np.asarray)
     (res,) = op.process_batch(["k", "k"], [[0.0, 2.0], [2.0, 4.0]]).results
     np.testing.assert_allclose(res.value, [1.0, 3.0])
+
+
+def test_advance_watermark_fires_idle_event_time_windows():
+    op = WindowAggregate(TumblingWindow(5), "count", timestamp=ts)
+    feed(op, "k", events((1, 0), (2, 0)))
+    assert op.advance_watermark(4.9) == []
+    assert op.advance_watermark(5.0) == [WindowResult("k", 0.0, 5.0, 2, 2)]
+    with pytest.raises(ValueError, match="must not go backwards"):
+        op.advance_watermark(1.0)
+    with pytest.raises(ValueError, match="needs a watermark"):
+        op.advance_watermark()
+
+
+def test_processing_time_sessions_close_after_the_gap():
+    now = [10.0]
+    op = WindowAggregate(SessionWindow(2, time="processing"), "count", clock=lambda: now[0])
+    op.process_batch(["a"], [{}])
+    now[0] = 11.0
+    op.process_batch(["a", "b"], [{}, {}])
+    now[0] = 13.5
+    assert op.advance_watermark() == [
+        WindowResult("a", 10.0, 13.0, 2, 2),
+        WindowResult("b", 11.0, 13.0, 1, 1),
+    ]
+    assert op.flush() == []
