@@ -686,14 +686,17 @@ class WindowAggregate:
                 continue
             if row.ndim != 1 or row.size == 0 or (dim and row.size != dim):
                 bad[i] = True
-                want = f"dimension {dim}" if dim else "a non-empty 1-D vector"
+                if row.ndim == 1 and row.size and dim:
+                    what = f"vector has dimension {row.size}, expected dimension {dim} (mixed vector dimensions)"
+                else:
+                    what = f"value has shape {row.shape}, expected a non-empty 1-D vector"
                 errors.append(
                     (
                         records[i],
                         _record_error(
                             ValueError,
                             records[i],
-                            f"vector has shape {row.shape}, expected {want} (mixed vector dimensions)",
+                            what,
                         ),
                     )
                 )

@@ -120,9 +120,12 @@ def test_mixed_vector_dimensions_become_errors():
     op = WindowAggregate(CountWindow(10), "centroid", value=lambda r: r)
     out = op.process_batch(["k"] * 4, [[1, 2, 3], [1, 2], [4, 5, 6], "abc"])
     assert [rec for rec, _ in out.errors] == [[1, 2], "abc"]
-    assert "mixed vector dimensions" in str(out.errors[0][1])
+    assert "vector has dimension 2, expected dimension 3 (mixed vector dimensions)" in str(
+        out.errors[0][1]
+    )
+    assert "value is not a numeric vector" in str(out.errors[1][1])
     later = op.process_batch(["k"], [[1, 2, 3, 4]])
-    assert "expected dimension 3" in str(later.errors[0][1])
+    assert "vector has dimension 4, expected dimension 3" in str(later.errors[0][1])
     (res,) = op.flush()
     assert res.count == 2
     np.testing.assert_allclose(res.value, [2.5, 3.5, 4.5])
