@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import as_tuples, make_stream, random_batches, run, run_reference
+from flow_helpers import as_tuples, make_stream, random_batches, run, run_reference
 from flow_reference import ReferenceCountWindows, ReferenceTimeWindows
 from sage_flow import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, WindowAggregate
 

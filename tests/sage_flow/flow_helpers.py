@@ -1,11 +1,10 @@
-"""Shared stream generators and runners for the sage_flow tests."""
+"""Shared stream generators and runners for the sage_flow tests (not a conftest, so its
+name cannot clash with other test folders' conftest modules)."""
 
 from __future__ import annotations
 
 import random
 
-import numpy as np
-import pytest
 from sage_flow import WindowAggregate, WindowResult
 
 
@@ -61,8 +60,3 @@ def run_reference(ref, records, value_of) -> tuple[list, list]:
             late.append(r)
     out += ref.flush()
     return out, late
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(7)
