@@ -41,7 +41,7 @@ std::unique_ptr<Engine> make_engine(const std::string& window, const std::string
     c.query.assign(q.data(), q.data() + q.size());
     if (dim == 0) dim = static_cast<int32_t>(q.size());
   }
-  c.dim = c.is_vector() || (vector && c.agg == AggKind::Count) ? dim : 0;
+  c.dim = c.is_vector() ? dim : 0;
   return std::make_unique<Engine>(std::move(c));
 }
 
