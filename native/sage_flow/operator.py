@@ -1,10 +1,10 @@
 """The window operator SAGE calls: records in, fired windows, late records and errors out.
 
 Holds :class:`WindowAggregate` (one instance per parallel operator instance) and its
-snapshot format; the result types live in :mod:`sage_flow.results`. Window state lives in the C++ engine (``sage_flow._core``);
-this module maps Python keys to int64 ids, extracts timestamps and values, routes bad
-records to ``errors`` and turns fired arrays back into :class:`WindowResult` objects. It
-knows nothing about DataStream graphs or backends.
+snapshot format. Window state lives in the C++ engine (``sage_flow._core``); reading
+records is in :mod:`sage_flow._records`, result types in :mod:`sage_flow.results`. This
+module wires them: Python keys to int64 ids, records to arrays, fired arrays back to
+:class:`WindowResult` objects. It knows nothing about DataStream graphs or backends.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import json
 import math
 import struct
 import time as _time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
 
-from sage_flow import _codec, _core
+from sage_flow import _codec, _core, _records
 from sage_flow.results import BatchOutcome, TopK, WindowReduceError, WindowResult, _make_result
 from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
 
@@ -41,30 +40,6 @@ _SNAPSHOT_MAGIC = b"SGFO"
 _SNAPSHOT_VERSION = 1
 _HEAD = struct.Struct("<4sII")  # magic, version, header length
 _U64 = struct.Struct("<Q")
-
-
-class _KeyIds(dict):  # type: ignore[type-arg]
-    """Python key -> dense int64 id, assigned on first sight."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.keys_by_id: list[Any] = []
-
-    def __missing__(self, key: Hashable) -> int:
-        kid = len(self.keys_by_id)
-        self[key] = kid
-        self.keys_by_id.append(key)
-        return kid
-
-
-def _getter(fn: Callable[[Any], Any] | str | None) -> Callable[[Any], Any] | None:
-    if isinstance(fn, str):
-        return itemgetter(fn)
-    return fn
-
-
-def _record_error(kind: type[Exception], record: Any, what: str) -> Exception:
-    return kind(f"window operator could not read record {record!r:.200}: {what}")
 
 
 class WindowAggregate:
@@ -187,14 +162,14 @@ class WindowAggregate:
                 msg = f"{name} must be a callable(record) or a field name (str), got {fn!r}"
                 raise TypeError(msg)
         self._ts_field = timestamp if isinstance(timestamp, str) else None
-        self._timestamp = _getter(timestamp)
+        self._timestamp = _records.getter(timestamp)
         self._value_field = value if isinstance(value, str) else None
-        self._value = _getter(value) if self._agg_name != "count" else None
+        self._value = _records.getter(value) if self._agg_name != "count" else None
         self._lateness = float(allowed_lateness)
         self._delay = 0.0 if self._processing_time else float(out_of_orderness)
         self._clock = clock or _time.time
         self._last_clock = -math.inf
-        self._ids = _KeyIds()
+        self._ids = _records.KeyIds()
         self._values: dict[int, Any] = {}  # reduce path: arrival seq -> value
         self._gc_at = 4096
         # Vector or scalar is known up front except for 'mean' (decided by the first value).
@@ -219,38 +194,47 @@ class WindowAggregate:
         if len(keys) != n:
             msg = f"process_batch got {len(keys)} keys for {n} records; pass one key per record"
             raise ValueError(msg)
-        errors: list[tuple[Any, Exception]] = []
-        bad = np.zeros(n, dtype=bool)
-        key_ids = self._key_ids(keys, records, bad, errors)
+        errs = _records.BatchErrors(records)
+        key_ids = _records.key_ids(self._ids, keys, errs)
+        ts: np.ndarray | None = None
         if self._processing_time:
             now = max(float(self._clock()), self._last_clock)
             self._last_clock = now
-            ts: np.ndarray | None = np.full(n, now)
+            ts = np.full(n, now)
         elif self._event_time:
-            ts = self._timestamps(records, bad, errors)
-        else:
-            ts = None
-        values = self._values_of(records, bad, errors) if self._value is not None else None
+            assert self._timestamp is not None
+            ts = _records.numbers(
+                self._timestamp,
+                self._ts_field,
+                errs,
+                what="timestamp",
+                want="a finite number of seconds",
+                allow_nonfinite=False,
+            )
+        raw_values: list[Any] | None = None
+        values: np.ndarray | None = None
+        if self._value is not None:
+            raw_values, values = self._read_values(errs)
         engine = self._engine
-        if engine is None:  # only a batch of bad records before the first value
-            return BatchOutcome([], [], self._in_record_order(records, errors))
+        if engine is None:  # no readable value yet to tell numbers from vectors
+            return BatchOutcome([], [], errs.in_record_order())
         idx = None
-        if bad.any():
-            idx = np.flatnonzero(~bad)
+        if errs.bad.any():
+            idx = np.flatnonzero(~errs.bad)
             key_ids = key_ids[idx]
             ts = ts[idx] if ts is not None else None
             values = values[idx] if values is not None else None
         if self._reduce is not None:
+            assert raw_values is not None
+            kept = raw_values if idx is None else [raw_values[i] for i in idx]
             base = engine.next_seq
-            good = records if idx is None else [records[i] for i in idx]
-            vals = self._value_list if idx is None else [self._value_list[i] for i in idx]
-            self._values.update(zip(range(base, base + len(good)), vals, strict=False))
+            self._values.update(zip(range(base, base + len(kept)), kept, strict=True))
         fired, late_idx = engine.process(key_ids, ts, values)
         if self._processing_time:
             fired = self._concat(fired, engine.advance(max(engine.watermark, self._last_clock)))
         late_pos = late_idx if idx is None else idx[late_idx]
         late = [records[i] for i in late_pos.tolist()]
-        errors = self._in_record_order(records, errors)
+        errors = errs.in_record_order()
         results = self._results(fired, errors)  # appends windows whose reduce raised
         if self._reduce is not None and len(self._values) >= self._gc_at:
             self._collect_values()
@@ -376,7 +360,7 @@ class WindowAggregate:
         if header["vector"] is not None:
             engine = self._make_engine(header["vector"])
             engine.restore(data[pos:])
-        ids = _KeyIds()
+        ids = _records.KeyIds()
         for key in keys:
             ids[key]  # noqa: B018 - assigns the next id
         self._ids = ids
@@ -417,225 +401,31 @@ class WindowAggregate:
             k=self._k,
         )
 
-    def _key_ids(
-        self, keys: list[Any], records: list[Any], bad: np.ndarray, errors: list
-    ) -> np.ndarray:
-        ids = self._ids
-        out, missing = _core.lookup_ids(keys, ids)
-        for i in missing:
-            key = keys[i]
-            try:
-                out[i] = ids[key]
-            except TypeError as exc:
-                bad[i] = True
-                errors.append(
-                    (
-                        records[i],
-                        _record_error(
-                            TypeError, records[i], f"key {key!r:.80} is not hashable ({exc})"
-                        ),
-                    )
-                )
-        return out
-
-    def _timestamps(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray:
-        fn = self._timestamp
-        assert fn is not None
-        if self._ts_field is not None:
-            ts, bad_idx = _core.extract_float64(records, self._ts_field)
-            for i in bad_idx:
-                if not bad[i]:
-                    bad[i] = True
-                    errors.append(
-                        (
-                            records[i],
-                            self._field_error(
-                                records[i],
-                                self._ts_field,
-                                "timestamp",
-                                "a finite number of seconds",
-                            ),
-                        )
-                    )
-            return ts
-        try:
-            raw = list(map(fn, records))
-        except Exception:  # noqa: BLE001 - retried per record below
-            raw = []
-            for i, rec in enumerate(records):
-                try:
-                    raw.append(fn(rec))
-                except Exception as exc:  # noqa: BLE001 - routed to errors
-                    raw.append(None)
-                    if not bad[i]:
-                        bad[i] = True
-                        errors.append(
-                            (
-                                rec,
-                                _record_error(
-                                    type(exc)
-                                    if isinstance(
-                                        exc, (KeyError, AttributeError, TypeError, ValueError)
-                                    )
-                                    else ValueError,
-                                    rec,
-                                    f"timestamp function raised {exc!r}",
-                                ),
-                            )
-                        )
-        ts, bad_idx = _core.to_float64(raw)
-        for i in bad_idx:
-            if not bad[i]:
-                bad[i] = True
-                errors.append(
-                    (
-                        records[i],
-                        _record_error(
-                            ValueError,
-                            records[i],
-                            f"timestamp must be a finite number of seconds, got {raw[i]!r:.80}",
-                        ),
-                    )
-                )
-        return ts
-
-    @staticmethod
-    def _field_error(record: Any, field: str, what: str, want: str) -> Exception:
-        try:
-            got = record[field]
-        except Exception as exc:  # noqa: BLE001 - reported
-            return _record_error(
-                type(exc) if isinstance(exc, (KeyError, TypeError, IndexError)) else ValueError,
-                record,
-                f"{what} field {field!r} is missing ({exc!r})",
-            )
-        return _record_error(ValueError, record, f"{what} must be {want}, got {got!r:.80}")
-
-    def _values_of(self, records: list[Any], bad: np.ndarray, errors: list) -> np.ndarray | None:
+    def _read_values(
+        self, errs: _records.BatchErrors
+    ) -> tuple[list[Any] | None, np.ndarray | None]:
+        """Returns (raw values for the reduce path, engine column or matrix)."""
         fn = self._value
         assert fn is not None
-        if self._value_field is not None and self._vector is False and self._reduce is None:
-            vals, bad_idx = _core.extract_float64(records, self._value_field, allow_nonfinite=True)
-            for i in bad_idx:
-                if not bad[i]:
-                    bad[i] = True
-                    errors.append(
-                        (
-                            records[i],
-                            self._field_error(records[i], self._value_field, "value", "a number"),
-                        )
-                    )
-            return vals
-        raw: list[Any] = []
-        try:
-            raw = list(map(fn, records))
-        except Exception:  # noqa: BLE001 - retried per record below
-            raw = []
-            for i, rec in enumerate(records):
-                try:
-                    raw.append(fn(rec))
-                except Exception as exc:  # noqa: BLE001 - routed to errors
-                    raw.append(None)
-                    if not bad[i]:
-                        bad[i] = True
-                        errors.append(
-                            (rec, _record_error(ValueError, rec, f"value function raised {exc!r}"))
-                        )
+        if self._vector is False and self._reduce is None:
+            return None, _records.numbers(
+                fn, self._value_field, errs, what="value", want="a number", allow_nonfinite=True
+            )
+        raw = _records.call_each(fn, errs, "value")
         if self._reduce is not None:
-            self._value_list = raw
-            return None
+            return raw, None
         if self._vector is None:  # 'mean': the first readable value decides
-            for i, v in enumerate(raw):
-                if not bad[i] and v is not None:
-                    self._vector = not isinstance(v, (int, float, np.number)) or isinstance(v, bool)
-                    self._engine = self._make_engine(self._vector)
-                    break
-            if self._vector is None:
-                return None
+            first = next((v for i, v in enumerate(raw) if not errs.bad[i] and v is not None), None)
+            if first is None:
+                return None, None
+            self._vector = _records.is_vector(first)
+            self._engine = self._make_engine(self._vector)
         if not self._vector:
-            vals, bad_idx = _core.to_float64(raw, allow_nonfinite=True)
-            for i in bad_idx:
-                if not bad[i]:
-                    bad[i] = True
-                    errors.append(
-                        (
-                            records[i],
-                            _record_error(
-                                ValueError,
-                                records[i],
-                                f"value must be a number, got {raw[i]!r:.80}",
-                            ),
-                        )
-                    )
-            return vals
-        return self._vectors(raw, records, bad, errors)
-
-    def _vectors(
-        self, raw: list[Any], records: list[Any], bad: np.ndarray, errors: list
-    ) -> np.ndarray:
-        engine = self._engine
-        assert engine is not None
-        dim = engine.dim
-        if not bad.any():
-            try:
-                mat = np.asarray(raw, dtype=np.float32)
-                if mat.ndim == 2 and (dim == 0 or mat.shape[1] == dim) and mat.shape[0] == len(raw):
-                    return np.ascontiguousarray(mat)
-            except (ValueError, TypeError):
-                pass
-        rows: list[np.ndarray | None] = []
-        for i, v in enumerate(raw):
-            if bad[i]:
-                rows.append(None)
-                continue
-            try:
-                row = np.asarray(v, dtype=np.float32)
-            except (ValueError, TypeError) as exc:
-                bad[i] = True
-                errors.append(
-                    (
-                        records[i],
-                        _record_error(
-                            ValueError, records[i], f"value is not a numeric vector ({exc})"
-                        ),
-                    )
-                )
-                rows.append(None)
-                continue
-            if row.ndim != 1 or row.size == 0 or (dim and row.size != dim):
-                bad[i] = True
-                if row.ndim == 1 and row.size and dim:
-                    what = f"vector has dimension {row.size}, expected dimension {dim} (mixed vector dimensions)"
-                else:
-                    what = f"value has shape {row.shape}, expected a non-empty 1-D vector"
-                errors.append(
-                    (
-                        records[i],
-                        _record_error(
-                            ValueError,
-                            records[i],
-                            what,
-                        ),
-                    )
-                )
-                rows.append(None)
-                continue
-            dim = dim or row.size
-            rows.append(row)
-        mat = np.zeros((len(raw), max(dim, 1)), dtype=np.float32)
-        for i, maybe_row in enumerate(rows):
-            if maybe_row is not None:
-                mat[i] = maybe_row
-        return mat
-
-    @staticmethod
-    def _in_record_order(
-        records: list[Any], errors: list[tuple[Any, Exception]]
-    ) -> list[tuple[Any, Exception]]:
-        if len(errors) < 2:
-            return errors
-        pos = {id(r): i for i, r in enumerate(records)}
-        return sorted(errors, key=lambda e: pos.get(id(e[0]), 0))
+            return None, _records.numbers_from(
+                raw, errs, what="value", want="a number", allow_nonfinite=True
+            )
+        assert self._engine is not None
+        return None, _records.vectors(raw, errs, self._engine.dim)
 
     @staticmethod
     def _concat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
