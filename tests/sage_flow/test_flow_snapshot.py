@@ -180,3 +180,49 @@ def test_stop_after_every_record_and_restore(window):
         more, more_late = run(second, [records[i:]])
         assert as_tuples(got + more) == as_tuples(want), f"stopped after record {i}"
         assert late + more_late == want_late
+
+
+def test_engine_snapshot_bytes_follow_the_documented_format():
+    """Built field by field from docs/windows.md; a change here needs a version bump."""
+    import struct
+
+    eng = _core.Engine("tumbling", "sum", size=2.0)
+    eng.process(np.array([5, 5, 7]), np.array([0.5, 1.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+    inf = float("inf")
+    want = b"".join(
+        [
+            b"SGFW",
+            struct.pack("<I", 1),
+            # config: kind sliding(0), aggregate sum(1), size, slide, gap, count size/slide,
+            # lateness, out-of-orderness, dim, k, query (empty array)
+            struct.pack("<BBdddqqddiiQ", 0, 1, 2.0, 2.0, 0.0, 0, 0, 0.0, 0.0, 0, 0, 0),
+            struct.pack("<ddQ", 3.0, 3.0, 3),  # watermark, max event time, next arrival
+            struct.pack("<Q", 1),  # one live window: key 7, [2, 4)
+            struct.pack("<qdd", 7, 2.0, 4.0),
+            # accumulator: count, sum, min, max, first (ts, seq, value), last (ts, seq, value)
+            struct.pack("<qdddd", 1, 4.0, inf, -inf, 0.0)
+            + struct.pack("<QddQd", 0, 0.0, 0.0, 0, 0.0),
+        ]
+    )
+    assert eng.snapshot() == want
+
+
+def test_operator_snapshot_layout():
+    import json
+    import struct
+
+    op = WindowAggregate(TumblingWindow(2), "sum", timestamp="ts", value="x")
+    op.process_batch(["a", ("b", 1)], [{"ts": 0.5, "x": 1}, {"ts": 0.7, "x": 2}])
+    data = op.snapshot()
+    magic, version, hlen = struct.unpack_from("<4sII", data)
+    assert (magic, version) == (b"SGFO", 1)
+    header = json.loads(data[12 : 12 + hlen])
+    assert header["window"] == "TumblingWindow" and header["aggregate"] == "sum"
+    pos = 12 + hlen
+    (klen,) = struct.unpack_from("<Q", data, pos)
+    keys = data[pos + 8 : pos + 8 + klen]
+    assert keys.startswith(b"l" + struct.pack("<I", 2) + b"s" + struct.pack("<I", 1) + b"a")
+    pos += 8 + klen
+    (vlen,) = struct.unpack_from("<Q", data, pos)
+    assert vlen == 0  # no reduce-path values
+    assert data[pos + 8 : pos + 12] == b"SGFW"
