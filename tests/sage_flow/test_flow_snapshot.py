@@ -226,3 +226,15 @@ def test_operator_snapshot_layout():
     (vlen,) = struct.unpack_from("<Q", data, pos)
     assert vlen == 0  # no reduce-path values
     assert data[pos + 8 : pos + 12] == b"SGFW"
+
+
+def test_failed_engine_restore_keeps_the_current_state():
+    eng = _core.Engine("session", "count", gap=1.0)
+    eng.process(np.array([1, 2]), np.array([0.0, 0.5]))
+    before = eng.snapshot()
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        eng.restore(before[:-5])
+    other = _core.Engine("session", "count", gap=2.0).snapshot()
+    with pytest.raises(ValueError, match="different window size"):
+        eng.restore(other)
+    assert eng.snapshot() == before

@@ -46,6 +46,7 @@ class Engine {
 
   std::vector<uint64_t> referenced_seqs() const;
   std::string snapshot() const;
+  // Replaces the state; on a bad snapshot throws and leaves the current state as it was.
   void restore(const std::string& data);
   // The configuration stored in a snapshot (to rebuild an engine from bytes alone).
   static Config snapshot_config(const std::string& data);
@@ -61,6 +62,8 @@ class Engine {
   TimeWindows time_;
   CountWindows count_;
   mutable std::mutex mu_;
+
+  void restore_unchecked(const std::string& data);
 };
 
 }  // namespace sage_flow

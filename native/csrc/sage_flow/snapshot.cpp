@@ -103,6 +103,15 @@ Config Engine::snapshot_config(const std::string& data) {
 }
 
 void Engine::restore(const std::string& data) {
+  {
+    // Parse into a scratch engine first so a bad snapshot leaves this one untouched.
+    Engine probe(cfg_);
+    probe.restore_unchecked(data);
+  }
+  restore_unchecked(data);
+}
+
+void Engine::restore_unchecked(const std::string& data) {
   ByteReader r(data.data(), data.size());
   Config c = read_header(r);
   check_same(cfg_, c);
