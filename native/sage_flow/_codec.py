@@ -1,7 +1,7 @@
 """Tagged binary encoding of Python keys and reduce-path values for operator snapshots.
 
 Holds only encode/decode. Supported natively: None, bool, int, float, str, bytes, tuple,
-list, frozenset and NumPy arrays. Any other object falls back to pickle (tag ``P``), so
+list, frozenset, NumPy scalars and NumPy arrays. Any other object falls back to pickle (tag ``P``), so
 restore snapshots only from storage you trust if your keys or values are such objects.
 """
 
@@ -43,6 +43,10 @@ def encode(obj: Any, out: bytearray) -> None:
         out += tag + _U32.pack(len(items))
         for item in items:
             encode(item, out)
+    elif isinstance(obj, np.generic) and obj.dtype.kind in "biufc":
+        dtype = obj.dtype.str.encode()
+        raw = obj.tobytes()
+        out += b"n" + _U32.pack(len(dtype)) + dtype + _U32.pack(len(raw)) + raw
     elif type(obj) is np.ndarray and obj.dtype.kind in "biufc":
         arr = np.ascontiguousarray(obj)
         dtype = arr.dtype.str.encode()
@@ -87,6 +91,13 @@ def decode(data: bytes | memoryview, pos: int = 0) -> tuple[Any, int]:
             item, pos = decode(data, pos)
             items.append(item)
         return _SEQ_TYPES[tag](items), pos
+    if tag == b"n":
+        (n,) = _U32.unpack_from(data, pos)
+        dtype = np.dtype(bytes(data[pos + 4 : pos + 4 + n]).decode())
+        pos += 4 + n
+        (nbytes,) = _U32.unpack_from(data, pos)
+        pos += 4
+        return np.frombuffer(bytes(data[pos : pos + nbytes]), dtype=dtype)[0], pos + nbytes
     if tag == b"a":
         (n,) = _U32.unpack_from(data, pos)
         dtype = np.dtype(bytes(data[pos + 4 : pos + 4 + n]).decode())

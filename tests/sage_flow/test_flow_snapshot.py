@@ -77,7 +77,7 @@ def test_snapshot_is_deterministic_and_restore_round_trips():
 
 def test_snapshot_keeps_arbitrary_keys():
     op = WindowAggregate(CountWindow(2), "count")
-    keys = [("user", 1), None, 3.5, b"raw", frozenset({1, 2}), "é"]
+    keys = [("user", 1), None, 3.5, b"raw", frozenset({1, 2}), "é", np.int64(7), np.float32(0.5)]
     op.process_batch(keys, list(range(len(keys))))
     copy = WindowAggregate(CountWindow(2), "count")
     copy.restore(op.snapshot())
