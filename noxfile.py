@@ -2,7 +2,7 @@
 
     nox -s tests            # every backend in one run
     nox -s tests-local      # one backend: tests-local, tests-dask, tests-ray, tests-prefect
-    nox -s lint typecheck bench capabilities
+    nox -s lint typecheck bench bench-native capabilities
 """
 
 import nox
@@ -55,7 +55,15 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks print ratios against a baseline measured in the same run."""
+    """Executor and backend benchmarks: ratios against a baseline measured in the same run."""
     session.install("-e", f".[{BENCH_EXTRAS}]")
-    session.run("python", "benchmarks/bench_local.py", *session.posargs)
+    session.run("python", "benchmarks/bench_local.py")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
+
+
+@nox.session(name="bench-native")
+def bench_native(session: nox.Session) -> None:
+    """sage_db against raw FAISS, chromadb, lancedb, bm25s; sage_flow against Python, NumPy, pandas, Bytewax."""
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_sage_db.py", *session.posargs)
+    session.run("python", "benchmarks/bench_windows.py", *session.posargs)

@@ -35,9 +35,12 @@ def dask_client():
 @pytest.fixture(scope="module")
 def ray_mod():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    started = not ray.is_initialized()  # the Ray conformance tests may already run one
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
-    ray.shutdown()
+    if started:
+        ray.shutdown()
 
 
 def test_dask_readers_follow_parent_writer(tmp_path, dask_client):
