@@ -28,6 +28,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+
 from sage_db import SageDB, _core
 
 FILTERS = {  # name -> (sage_db/chroma where, lancedb SQL, predicate on bucket = i % 100)

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from sage_flow import TumblingWindow, WindowAggregate, _core
 
 Counts = dict[tuple[int, float], int]

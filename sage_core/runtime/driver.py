@@ -41,7 +41,7 @@ class Driver:
         self.next_pull: dict[tuple[int, int], float] = {}
         self.backoff: dict[tuple[int, int], float] = {}
         self.sec_per_record: dict[int, float] = {}
-        self.bundle: dict[int, int] = {s.id: 1 for s in self.stages}
+        self.bundle: dict[int, int] = {s.id: max(1, config.initial_bundle // 2) for s in self.stages}
         self.inst_metrics: dict[tuple[int, int], dict[str, tuple]] = {}
         self.collected: dict[str, list] = {}
         self.dead_letters: list[DeadLetter] = []

@@ -7,6 +7,7 @@ from pydoc_data.topics import topics
 
 import numpy as np
 import pytest
+
 from sage_db import SageDB, tokenize
 
 

@@ -13,6 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 from conftest import clustered
+
 from sage_db import SageDB, SageDBCorruptionError, SageDBLockedError
 from sage_db.collection import read_header
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import brute_force, clustered
+
 from sage_db import Hits, SageDB
 
 

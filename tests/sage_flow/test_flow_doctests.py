@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 
 import pytest
+
 import sage_flow
 import sage_flow.operator
 import sage_flow.windows

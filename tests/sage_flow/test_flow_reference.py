@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from flow_helpers import as_tuples, make_stream, random_batches, run, run_reference
 from flow_reference import ReferenceCountWindows, ReferenceTimeWindows
+
 from sage_flow import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, WindowAggregate
 
 SCALAR_AGGS = ["count", "sum", "mean", "min", "max", "first", "last"]

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 from flow_helpers import as_tuples, make_stream, random_batches, run
+
 from sage_flow import (
     CountWindow,
     SessionWindow,

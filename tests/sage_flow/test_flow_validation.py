@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+
 from sage_flow import (
     CountWindow,
     SessionWindow,

@@ -97,7 +97,7 @@ class PrefectBackend(Backend):
     name = "prefect"
     distributed = False
     Options = PrefectOptions
-    config_defaults = {"bundle_target_ms": 500.0}
+    config_defaults = {"bundle_target_ms": 500.0, "initial_bundle": 32}  # a task run costs tens of ms
 
     def open_session(self) -> PrefectSession:
         return PrefectSession(self.options)

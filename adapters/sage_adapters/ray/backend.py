@@ -164,6 +164,7 @@ class RayBackend(Backend):
     name = "ray"
     distributed = True
     Options = RayOptions
+    config_defaults = {"bundle_target_ms": 1000.0}  # amortise per-call costs (lower for latency)
 
     def open_session(self) -> RaySession:
         # ray.init must run in a long-lived thread (the caller's), not the job's driver thread:
