@@ -126,9 +126,78 @@ class DataStream:
         others = other.streams if isinstance(other, ConnectedStreams) else [other]
         return ConnectedStreams(self.env, [self, *others])
 
+    def window(
+        self,
+        window: Any,
+        *,
+        timestamp: Callable[[Any], float] | str | None = None,
+        allowed_lateness: float = 0.0,
+        out_of_orderness: float = 0.0,
+    ) -> WindowedStream:
+        """Group a keyed stream into windows (``sage_flow``: tumbling, sliding, session, count).
+
+        ``timestamp`` gives a record's event time in seconds (a callable, or a field name);
+        see docs/windows.md for watermarks, lateness and re-fires.
+
+        >>> from sage_core import LocalEnvironment
+        >>> from sage_flow import TumblingWindow
+        >>> env = LocalEnvironment("w")
+        >>> events = [{"user": "a", "ts": 1.0}, {"user": "a", "ts": 2.0}, {"user": "b", "ts": 3.0}]
+        >>> counts = env.from_batch(events).keyby(lambda e: e["user"]).window(
+        ...     TumblingWindow(seconds=60), timestamp="ts").aggregate("count")
+        >>> _ = counts.map(lambda r: (r.key, r.start, r.end, r.value)).collect("out")
+        >>> sorted(env.submit().collected["out"])
+        [('a', 0.0, 60.0, 2), ('b', 0.0, 60.0, 1)]
+        """
+        node = self.env._nodes[self.node_id]
+        if node.kind != ir.KEYBY:
+            msg = f"window() after {self.name!r}: windows need a keyed stream; call .keyby(selector) first"
+            raise PipelineValidationError(msg)
+        return WindowedStream(self, window, {"timestamp": timestamp, "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness})
+
     def fill_future(self, future: DataStream) -> None:
         """Feed this stream back into ``future`` (made by ``env.from_future(name)``): a loop."""
         self.env._fill_future(future, self)
+
+
+class WindowedStream:
+    """A keyed stream cut into windows; ``aggregate`` turns each fired window into a record."""
+
+    def __init__(self, stream: DataStream, window: Any, options: dict[str, Any]):
+        self.stream = stream
+        self.window = window
+        self.options = options
+
+    def aggregate(
+        self,
+        aggregate: str | Callable[[list[Any]], Any] = "count",
+        *,
+        value: Callable[[Any], Any] | str | None = None,
+        query: Any = None,
+        k: int | None = None,
+        parallelism: int | None = None,
+        name: str | None = None,
+    ) -> DataStream:
+        """``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last``, ``centroid``
+        (vector mean), ``topk`` (vectors most similar to ``query``), or a Python reduce
+        function over a window's values. Emits ``sage_flow.WindowResult(key, start, end,
+        value, count)``; late and malformed records go to the dead-letter output.
+        """
+        try:
+            from sage_flow.dataflow import WindowOperator
+            from sage_flow.operator import WindowAggregate
+        except ImportError as exc:
+            msg = f"window() needs the sage_flow extension ({exc}); reinstall with `pip install -e .`"
+            raise PipelineValidationError(msg) from exc
+        kwargs = {**self.options, "value": value, "query": query, "k": k}
+        try:  # fail here, at the user's line, rather than on a worker
+            WindowAggregate(self.window, aggregate, **kwargs)
+        except (TypeError, ValueError) as exc:
+            msg = f"window aggregate after {self.stream.name!r}: {exc}"
+            raise PipelineValidationError(msg) from None
+        spec = ir.FunctionSpec(WindowAggregate, (self.window, aggregate), kwargs)
+        env = self.stream.env
+        return env._add(ir.WINDOW, spec, [ir.Edge(self.stream.node_id)], parallelism, name, operator=WindowOperator)
 
 
 class ConnectedStreams:

@@ -22,6 +22,7 @@ KEYBY = "keyby"
 COMAP = "comap"
 JOIN = "join"
 SINK = "sink"
+WINDOW = "window"
 
 SOURCE_KINDS = frozenset({SOURCE_BATCH, SOURCE_POLL})
 KEYBY_STRATEGIES = ("hash", "broadcast", "round_robin")

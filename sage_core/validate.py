@@ -49,6 +49,8 @@ def validate(
                 problems.append(f"{where}: join needs keyed inputs: call .keyby(selector) on the connected streams first")
             elif any(keyed) and not all(keyed):
                 problems.append(f"{where}: either key every input of a connected stream or none")
+        if n.kind == ir.WINDOW and graph.node(n.inputs[0].source).kind != ir.KEYBY:
+            problems.append(f"{where}: windows need a keyed stream; call .keyby(selector) before .window(...)")
         if n.kind == ir.KEYBY and n.options.get("strategy") not in ir.KEYBY_STRATEGIES:
             problems.append(f"{where}: unknown keyby strategy {n.options.get('strategy')!r}; use one of {ir.KEYBY_STRATEGIES}")
         if n.kind == ir.KEYBY and graph.node(n.inputs[0].source).kind == ir.KEYBY:

@@ -71,6 +71,10 @@ class StageInstance:
             self.reader = READERS[nodes[0].kind](nodes[0], self._context(nodes[0]))
             nodes = nodes[1:]
         self.ops = [operator_class(n)(n, self._context(n), self._fail) for n in nodes]
+        # whether the records entering op i are (key, record) pairs; an inline keyby turns them so
+        self._keyed_in = [self.stage.keyed]
+        for n in nodes:
+            self._keyed_in.append(self._keyed_in[-1] or n.kind == ir.KEYBY)
         for r in self.stage.routes:
             if r.keyby is None:
                 self._selectors.append(None)
@@ -124,7 +128,7 @@ class StageInstance:
         """Every input has ended: flush buffering operators in chain order, then close all."""
         out = CallOutput()
         for pos, op in enumerate(self.ops):
-            flushed = op.end()
+            flushed = op.end()  # emitted by op ``pos``: keyed as its output is
             if flushed:
                 op.records_out += len(flushed)
                 self._run(flushed, pos + 1, 0, out)
@@ -139,13 +143,15 @@ class StageInstance:
 
     # -- internals ---------------------------------------------------------------------
     def _run(self, items: list, start: int, input_index: int, out: CallOutput) -> None:
-        keyed = self.stage.keyed
-        for op in self.ops[start:]:
+        keyed = self._keyed_in[start]
+        for pos in range(start, len(self.ops)):
             if not items:
                 break
+            op = self.ops[pos]
             t0 = time.perf_counter()
             op.records_in += len(items)
             items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)
+            keyed = self._keyed_in[pos + 1]
             op.records_out += len(items)
             op.seconds += time.perf_counter() - t0
             input_index = 0

@@ -226,6 +226,24 @@ class JoinOperator(Operator):
         return list(chain.from_iterable(call_each(keyed, pairs, self.fail_keyed, ())))
 
 
+class KeyByOperator(Operator):
+    """A keyby run inline (between single-instance operators): records become ``(key, record)``."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.fn = as_callable(self.obj, self.node.function)
+
+    def run(self, items, input_index):
+        before = self.errors
+        keys = call_each(self.fn, items, self.fail, _SKIP)
+        if self.errors == before:
+            return list(zip(keys, items))
+        return [(k, v) for k, v in zip(keys, items) if k is not _SKIP]
+
+    def run_keyed(self, pairs, input_index):
+        return self.run([pair[1] for pair in pairs], input_index)
+
+
 class PassOperator(Operator):
     """The head of a feedback loop (``from_future``): passes records through."""
 
@@ -243,6 +261,7 @@ OPERATORS: dict[str, type[Operator]] = {
     ir.COMAP: CoMapOperator,
     ir.JOIN: JoinOperator,
     ir.FUTURE: PassOperator,
+    ir.KEYBY: KeyByOperator,
 }
 
 

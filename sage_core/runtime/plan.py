@@ -2,8 +2,9 @@
 
 A stage is a chain of nodes run together in one call: a head (a source, a multi-input
 operator, the consumer of a keyby, or a node with a different parallelism or several
-consumers upstream) followed by the one-input, one-consumer nodes after it. ``keyby``
-nodes are not run in a stage: they become the partitioning of the route into the next.
+consumers upstream) followed by the one-input, one-consumer nodes after it. A ``keyby``
+becomes the partitioning of the route into the next stage, except between two
+single-instance operators, where it runs inline (keys computed, no routing).
 """
 
 from __future__ import annotations
@@ -75,14 +76,32 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
         for e in n.inputs:
             consumers[e.source].append((n, e))
 
-    def fuses_into_upstream(n: ir.Node) -> bool:
-        if n.kind in ir.SOURCE_KINDS or n.kind == ir.KEYBY or len(n.inputs) != 1:
+    def local_keyby(k: ir.Node) -> bool:
+        """A hash keyby between two single-instance operators needs no routing: run it inline."""
+        if k.kind != ir.KEYBY or k.options.get("strategy") != HASH or len(consumers[k.id]) != 1:
             return False
-        edge = n.inputs[0]
-        up = nodes[edge.source]
+        edge = k.inputs[0]
+        up, down = nodes[edge.source], consumers[k.id][0][0]
         return (
             not edge.feedback
             and up.kind not in (ir.KEYBY, ir.SINK)
+            and len(consumers[up.id]) == 1
+            and up.parallelism == down.parallelism == 1
+            and len(down.inputs) == 1
+        )
+
+    def fuses_into_upstream(n: ir.Node) -> bool:
+        if n.kind in ir.SOURCE_KINDS or len(n.inputs) != 1:
+            return False
+        if n.kind == ir.KEYBY:
+            return local_keyby(n)
+        edge = n.inputs[0]
+        up = nodes[edge.source]
+        if up.kind == ir.KEYBY:
+            return local_keyby(up)
+        return (
+            not edge.feedback
+            and up.kind != ir.SINK
             and len(consumers[up.id]) == 1
             and up.parallelism == n.parallelism
         )
@@ -91,7 +110,7 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
     stage_of: dict[int, int] = {}
     chains: list[list[ir.Node]] = []
     for n in nodes:
-        if n.kind == ir.KEYBY or fuses_into_upstream(n):
+        if n.kind == ir.KEYBY or fuses_into_upstream(n):  # routed keyby nodes live on routes
             continue
         chain = [n]
         while True:

@@ -44,5 +44,13 @@ def test_fusion_stops_at_parallelism_changes_and_fan_out():
     assert [r.partition for r in plan.stages[0].routes] == [REBALANCE]
     assert sorted(r.partition for r in plan.stages[1].routes) == [FORWARD, REBALANCE]
     keyed = LocalEnvironment("keyed")
-    keyed.from_batch([1]).keyby(p.modulo_key).sink(print)
+    keyed.from_batch([1]).keyby(p.modulo_key).sink(print, parallelism=2)
     assert build_plan(keyed.graph()).stages[0].routes[0].partition == HASH
+
+
+def test_keyby_between_single_instances_runs_inline():
+    env = LocalEnvironment("inline-keyby")
+    env.from_batch([3, 8, 13, 4]).keyby(p.modulo_key).map(p.RunningCount).collect("out")
+    plan = build_plan(env.graph())
+    assert [s.name for s in plan.stages] == ["source_batch_0+keyby_1+map_2+collect_out"]
+    assert sorted(env.submit().collected["out"]) == [(3, 1), (3, 2), (3, 3), (4, 1)]
