@@ -19,6 +19,7 @@ from rich.table import Table
 
 from sage_core import environment
 from sage_core.registry import available_backends, get_backend
+from sage_core.results import JobResult
 
 app = typer.Typer(help="SAGE: declarative dataflow for LLM and AI pipelines.", no_args_is_help=True, add_completion=False)
 console = Console()
@@ -57,7 +58,7 @@ def run(
         raise typer.BadParameter("--address/--option need --backend")
     if backend is not None:
         get_backend(backend)  # fail early with the extra to install
-    results = []
+    results: list[JobResult] = []
     environment.override_backend(backend, **options)
     environment.add_job_listener(results.append)
     sys.argv = [str(file)]

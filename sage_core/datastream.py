@@ -235,7 +235,7 @@ class ConnectedStreams:
         where = f"comap() over {n} streams"
         if inspect.isclass(fn):
             spec = function_spec(ir.COMAP, fn, args, kwargs, where)
-            if fn.execute is CoMapFunction.execute:
+            if getattr(fn, "execute", None) is CoMapFunction.execute:
                 missing = [f"map{i}" for i in range(n) if not callable(getattr(fn, f"map{i}", None))]
                 if missing:
                     msg = f"{where}: {fn.__qualname__} lacks {', '.join(missing)}; define one method per input"

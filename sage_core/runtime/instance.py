@@ -24,7 +24,7 @@ from sage_core.runtime.operators import (
     instantiate,
     operator_class,
 )
-from sage_core.runtime.sources import READERS
+from sage_core.runtime.sources import READERS, BatchReader, PollReader
 from sage_core.services import ServiceClient
 
 
@@ -58,7 +58,7 @@ class StageInstance:
         self._dead: list[DeadLetter] = []
         self._contexts: list[RuntimeContext] = []
         self._rr = index  # rotating offset for rebalance routes
-        self.reader = None
+        self.reader: BatchReader | PollReader | None = None
         self.ops: list[Operator] = []
         self._selectors: list[Any] = []
         self._source_out = 0
@@ -79,8 +79,9 @@ class StageInstance:
             if r.keyby is None:
                 self._selectors.append(None)
             else:
-                obj = instantiate(r.keyby.function, self._context(r.keyby))
-                self._selectors.append(as_callable(obj, r.keyby.function))
+                spec = r.keyby.function
+                assert spec is not None
+                self._selectors.append(as_callable(instantiate(spec, self._context(r.keyby)), spec))
 
     def _context(self, node: ir.Node) -> RuntimeContext:
         ctx = RuntimeContext(
@@ -97,6 +98,7 @@ class StageInstance:
     # -- calls -------------------------------------------------------------------------
     def pull(self, max_records: int, max_seconds: float) -> CallOutput:
         start = time.perf_counter()
+        assert self.reader is not None, "pull() is only called on source stages"
         if self._replay is not None:  # the last pull failed after reading: process the same records again
             items, done = self._replay
         else:
@@ -104,7 +106,7 @@ class StageInstance:
                 items, done = self.reader.read(max_records, max_seconds)
             except Exception as exc:
                 head = self.stage.head
-                raise OperatorError(head.name, head.function.describe(), None, _error_text(exc), tb.format_exc()) from exc
+                raise OperatorError(head.name, head.function.describe() if head.function else head.kind, None, _error_text(exc), tb.format_exc()) from exc
             self._source_out += len(items)
         out = CallOutput(done=done, records_in=len(items))
         self._replay = (items, done)

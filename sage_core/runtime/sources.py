@@ -21,6 +21,7 @@ class BatchReader:
 
     def __init__(self, node: ir.Node, ctx: RuntimeContext):
         spec = node.function
+        assert spec is not None
         if spec.is_class:
             self.obj = instantiate(spec, ctx)
             self._it = iter(self.obj.execute, None)
@@ -37,6 +38,7 @@ class PollReader:
     """An unbounded ``SourceFunction``: ``None`` means no data yet, ``StopSignal`` ends it."""
 
     def __init__(self, node: ir.Node, ctx: RuntimeContext):
+        assert node.function is not None
         self.obj = instantiate(node.function, ctx)
 
     def read(self, max_records: int, max_seconds: float) -> tuple[list[Any], bool]:
@@ -55,4 +57,4 @@ class PollReader:
         return items, False
 
 
-READERS = {ir.SOURCE_BATCH: BatchReader, ir.SOURCE_POLL: PollReader}
+READERS: dict[str, type[BatchReader] | type[PollReader]] = {ir.SOURCE_BATCH: BatchReader, ir.SOURCE_POLL: PollReader}

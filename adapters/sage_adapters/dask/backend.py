@@ -185,6 +185,7 @@ class DaskBackend(Backend):
     name = "dask"
     distributed = True
     Options = DaskOptions
+    options: DaskOptions
     config_defaults = {"bundle_target_ms": 1000.0}  # a task costs milliseconds: amortise it (lower for latency)
 
     def open_session(self) -> DaskSession:

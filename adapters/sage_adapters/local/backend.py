@@ -54,6 +54,7 @@ class LocalBackend(Backend):
     name = "local"
     distributed = False
     Options = LocalOptions
+    options: LocalOptions
 
     def open_session(self) -> LocalSession:
         return LocalSession(self.options)

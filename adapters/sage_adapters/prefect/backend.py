@@ -97,6 +97,7 @@ class PrefectBackend(Backend):
     name = "prefect"
     distributed = False
     Options = PrefectOptions
+    options: PrefectOptions
     config_defaults = {"bundle_target_ms": 500.0, "initial_bundle": 32}  # a task run costs tens of ms
 
     def open_session(self) -> PrefectSession:
@@ -109,7 +110,9 @@ class PrefectBackend(Backend):
         workers = self.options.max_workers or sum(s.parallelism for s in driver.stages)
         name = self.options.flow_name or driver.job.name
 
-        @flow(name=name, task_runner=ThreadPoolTaskRunner(max_workers=workers), validate_parameters=False, persist_result=False)
+        runner: ThreadPoolTaskRunner = ThreadPoolTaskRunner(max_workers=workers)
+
+        @flow(name=name, task_runner=runner, validate_parameters=False, persist_result=False)  # type: ignore[arg-type]
         def sage_job() -> JobResult:
             return _run_here(driver)
 

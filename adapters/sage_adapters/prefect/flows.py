@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sage_adapters.prefect.backend import _inside_sage_flow
 from sage_core.environment import Environment
 from sage_core.errors import PipelineValidationError
+from sage_core.results import JobResult
 
 
 def as_prefect_flow(
@@ -59,7 +60,7 @@ def as_prefect_flow(
         run_pipeline.__doc__ = build.__doc__
     return flow(
         name=name or label,
-        task_runner=ThreadPoolTaskRunner(max_workers=max_workers),
+        task_runner=ThreadPoolTaskRunner(max_workers=max_workers),  # type: ignore[arg-type]
         validate_parameters=False,
         persist_result=False,
     )(run_pipeline)
@@ -72,6 +73,8 @@ def run_in_flow(env: Any, label: str, options: dict[str, Any]) -> dict[str, Any]
         raise PipelineValidationError(msg)
     token = _inside_sage_flow.set(True)
     try:
-        return env.submit(backend="prefect", **options).to_dict()
+        result = env.submit(backend="prefect", **options)
+        assert isinstance(result, JobResult)
+        return result.to_dict()
     finally:
         _inside_sage_flow.reset(token)

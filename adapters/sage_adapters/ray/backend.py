@@ -115,7 +115,7 @@ class RaySession(Session):
 
     def start(self, job: JobSpec) -> None:
         for spec in job.services:
-            self.service_actors[spec.name] = ServiceActor.options(
+            self.service_actors[spec.name] = ServiceActor.options(  # type: ignore[attr-defined]
                 name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
             ).remote(spec)
         services = RayServiceClient(self.service_actors)
@@ -126,7 +126,7 @@ class RaySession(Session):
             by_host.setdefault(host, []).append(key)
         for h in range(count):
             self.hosts.append(
-                InstanceHost.options(
+                InstanceHost.options(  # type: ignore[attr-defined]
                     name=f"sage:{job.name}:host{h}:{self.job_id}",
                     max_concurrency=max(1, len(by_host.get(h, []))) + 1,
                     num_cpus=0,
@@ -164,6 +164,7 @@ class RayBackend(Backend):
     name = "ray"
     distributed = True
     Options = RayOptions
+    options: RayOptions
     config_defaults = {"bundle_target_ms": 1000.0}  # amortise per-call costs (lower for latency)
 
     def open_session(self) -> RaySession:
