@@ -71,9 +71,13 @@ def function_spec(kind: str, fn: Any, args: tuple, kwargs: dict, where: str) -> 
 class DataStream:
     """A stream of records: the output of one operator."""
 
-    def __init__(self, env: Environment, node_id: int):
+    def __init__(self, env: Environment, node_id: int, port: str | None = None):
         self.env = env
         self.node_id = node_id
+        self.port = port  # None: the operator's main output; else one of its side outputs
+
+    def _edge(self, input_index: int = 0) -> ir.Edge:
+        return ir.Edge(self.node_id, input_index, port=self.port)
 
     @property
     def name(self) -> str:
@@ -82,7 +86,7 @@ class DataStream:
     def _then(self, kind: str, fn: Any, args: tuple, kwargs: dict, parallelism: int | None, name: str | None) -> DataStream:
         where = f"{kind}() after {self.name!r}"
         spec = function_spec(kind, fn, args, kwargs, where)
-        return self.env._add(kind, spec, [ir.Edge(self.node_id)], parallelism, name)
+        return self.env._add(kind, spec, [self._edge()], parallelism, name)
 
     def map(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """One output per record: ``stream.map(lambda x: x * 2)`` or ``stream.map(MyMap, arg)``."""
@@ -119,7 +123,7 @@ class DataStream:
             raise PipelineValidationError(msg)
         spec = function_spec(ir.KEYBY, selector, args, kwargs, f"keyby() after {self.name!r}")
         parallelism = self.env._nodes[self.node_id].parallelism
-        return self.env._add(ir.KEYBY, spec, [ir.Edge(self.node_id)], parallelism, name, strategy=strategy)
+        return self.env._add(ir.KEYBY, spec, [self._edge()], parallelism, name, strategy=strategy)
 
     def connect(self, other: DataStream | ConnectedStreams) -> ConnectedStreams:
         """Combine with another stream for ``comap`` or ``join``."""
@@ -155,6 +159,28 @@ class DataStream:
             raise PipelineValidationError(msg)
         return WindowedStream(self, window, {"timestamp": timestamp, "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness})
 
+    def side_output(self, port: str) -> DataStream:
+        """Another output of this operator, e.g. ``"late"`` for a window's late records.
+
+        >>> from sage_core import LocalEnvironment
+        >>> from sage_flow import TumblingWindow
+        >>> env = LocalEnvironment("late")
+        >>> events = [{"k": "a", "ts": 1.0}, {"k": "a", "ts": 15.0}, {"k": "a", "ts": 2.0}]
+        >>> counts = env.from_batch(events).keyby(lambda e: e["k"]).window(
+        ...     TumblingWindow(10), timestamp="ts").aggregate("count")
+        >>> _ = counts.collect("counts")
+        >>> _ = counts.side_output("late").collect("late")
+        >>> env.submit().collected["late"]
+        [{'k': 'a', 'ts': 2.0}]
+        """
+        node = self.env._nodes[self.node_id]
+        ports = node.options.get("ports", ())
+        if self.port is not None or port not in ports:
+            offered = ", ".join(repr(p) for p in ports) or "none"
+            msg = f"side_output({port!r}): operator {node.name!r} has no such output (side outputs: {offered})"
+            raise PipelineValidationError(msg)
+        return DataStream(self.env, self.node_id, port)
+
     def fill_future(self, future: DataStream) -> None:
         """Feed this stream back into ``future`` (made by ``env.from_future(name)``): a loop."""
         self.env._fill_future(future, self)
@@ -181,7 +207,9 @@ class WindowedStream:
         """``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last``, ``centroid``
         (vector mean), ``topk`` (vectors most similar to ``query``), or a Python reduce
         function over a window's values. Emits ``sage_flow.WindowResult(key, start, end,
-        value, count)``; late and malformed records go to the dead-letter output.
+        value, count)``. Late records go to the side output ``"late"``
+        (``.side_output("late")``) when something reads it, else to the dead-letter output,
+        as malformed records do.
         """
         try:
             from sage_flow.dataflow import WindowOperator
@@ -197,7 +225,7 @@ class WindowedStream:
             raise PipelineValidationError(msg) from None
         spec = ir.FunctionSpec(WindowAggregate, (self.window, aggregate), kwargs)
         env = self.stream.env
-        return env._add(ir.WINDOW, spec, [ir.Edge(self.stream.node_id)], parallelism, name, operator=WindowOperator)
+        return env._add(ir.WINDOW, spec, [self.stream._edge()], parallelism, name, operator=WindowOperator, ports=("late",))
 
 
 class ConnectedStreams:
@@ -223,7 +251,7 @@ class ConnectedStreams:
         return ConnectedStreams(self.env, [s.keyby(f, strategy=strategy) for s, f in zip(self.streams, selectors)])
 
     def _edges(self) -> list[ir.Edge]:
-        return [ir.Edge(s.node_id, i) for i, s in enumerate(self.streams)]
+        return [s._edge(i) for i, s in enumerate(self.streams)]
 
     def comap(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Map each input with its own function.

@@ -167,7 +167,7 @@ class Environment:
             raise PipelineValidationError(msg)
         self._nodes[future.node_id] = ir.Node(
             node.id, node.name, node.kind, None, self._nodes[stream.node_id].parallelism,
-            (ir.Edge(stream.node_id, 0, feedback=True),), node.options,
+            (ir.Edge(stream.node_id, 0, feedback=True, port=stream.port),), node.options,
         )
 
     def add_check(self, label: str, check: Callable[[list], None]) -> None:

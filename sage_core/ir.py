@@ -67,11 +67,13 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Edge:
-    """An input of a node: the upstream node id and which input slot it feeds."""
+    """An input of a node: the upstream node id, which input slot it feeds, and which of the
+    upstream's outputs it reads (``port``: None for the main output, else a side output)."""
 
     source: int
     input_index: int = 0
     feedback: bool = False
+    port: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Node:
             "parallelism": self.parallelism,
             "inputs": [
                 {"source": e.source, "input_index": e.input_index, "feedback": e.feedback}
+                | ({"port": e.port} if e.port else {})
                 for e in self.inputs
             ],
             "options": {k: v if isinstance(v, (str, int, float, bool)) else repr(v) for k, v in self.options.items()},
@@ -140,9 +143,10 @@ class Graph:
                 self.nodes[e.source].name
                 + (f"#{e.input_index}" if len(n.inputs) > 1 else "")
                 + (" (feedback)" if e.feedback else "")
+                + (f" [{e.port}]" if e.port else "")
                 for e in n.inputs
             )
-            extra = "".join(f" {k}={v}" for k, v in n.options.items() if k == "strategy")
+            extra = "".join(f" {k}={v}" for k, v in n.options.items() if k in ("strategy", "ports"))
             lines.append(f"  {n.label()} parallelism={n.parallelism}{extra}" + (f" <- {ins}" if ins else ""))
         return "\n".join(lines)
 

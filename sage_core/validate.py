@@ -27,7 +27,8 @@ def validate(
     consumers: dict[int, int] = {n.id: 0 for n in graph.nodes}
     for n in graph.nodes:
         for e in n.inputs:
-            consumers[e.source] += 1
+            if e.port is None:  # side outputs do not consume the main output
+                consumers[e.source] += 1
     if not any(n.kind == ir.SINK for n in graph.nodes):
         problems.append("the pipeline has no sink: end a stream with .sink(...), .print() or .collect(name)")
     for n in graph.nodes:

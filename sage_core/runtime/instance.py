@@ -75,6 +75,8 @@ class StageInstance:
         self._keyed_in = [self.stage.keyed]
         for n in nodes:
             self._keyed_in.append(self._keyed_in[-1] or n.kind == ir.KEYBY)
+        if self.ops:
+            self.ops[-1].side_ports = frozenset(r.port for r in self.stage.routes if r.port)
         for r in self.stage.routes:
             if r.keyby is None:
                 self._selectors.append(None)
@@ -157,15 +159,22 @@ class StageInstance:
             op.records_out += len(items)
             op.seconds += time.perf_counter() - t0
             input_index = 0
-        if items:
-            self._route(items, keyed, out)
+        self._route(items, out)
 
-    def _route(self, items: list, keyed: bool, out: CallOutput) -> None:
+    def _route(self, items: list, out: CallOutput) -> None:
+        """Split the chain's output (and its last operator's side outputs) over the routes."""
         routes = self.stage.routes
         if not routes:
             return
-        values = [pair[1] for pair in items] if keyed else items
+        keyed = self._keyed_in[-1]
+        outputs: dict[str | None, list] = {}
         for ri, route in enumerate(routes):
+            values = outputs.get(route.port)
+            if values is None:
+                batch = items if route.port is None else self.ops[-1].take_side(route.port)
+                values = outputs[route.port] = [pair[1] for pair in batch] if keyed else batch
+            if not values:
+                continue
             par = self.config.target_parallelism[route.target]
             if route.keyby is None:
                 if route.partition == plan.FORWARD:

@@ -69,6 +69,8 @@ class Operator:
         self.ctx = ctx
         self.obj = None if node.function is None else instantiate(node.function, ctx)
         self._fail = fail
+        self.side_ports: frozenset[str] = frozenset()  # side outputs read downstream (set by the instance)
+        self._side: dict[str, list] = {}
         self.records_in = 0
         self.records_out = 0
         self.errors = 0
@@ -87,6 +89,13 @@ class Operator:
 
     def run_keyed(self, pairs: list, input_index: int) -> list:
         raise NotImplementedError
+
+    def emit_side(self, port: str, item: Any) -> None:
+        """Send ``item`` to side output ``port`` (only when ``port in self.side_ports``)."""
+        self._side.setdefault(port, []).append(item)
+
+    def take_side(self, port: str) -> list:
+        return self._side.pop(port, [])
 
     def end(self) -> list:
         """Records to emit when every input has ended (for operators that buffer)."""

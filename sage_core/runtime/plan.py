@@ -30,6 +30,7 @@ class Route:
     partition: str
     keyby: ir.Node | None = None  # the keyby node whose selector computes the key
     feedback: bool = False
+    port: str | None = None  # which output of the stage's last operator (None: main)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ class PhysicalPlan:
     def explain(self) -> str:
         lines = [f"physical plan for {self.graph.name!r}: {len(self.stages)} stages"]
         for s in self.stages:
-            routes = ", ".join(f"->stage{r.target}({r.partition}{', feedback' if r.feedback else ''})" for r in s.routes)
+            routes = ", ".join(
+                f"->stage{r.target}({r.partition}{', feedback' if r.feedback else ''}{f', {r.port}' if r.port else ''})"
+                for r in s.routes
+            )
             lines.append(f"  stage{s.id} x{s.parallelism}{' keyed' if s.keyed else ''}: {s.name} {routes}".rstrip())
         return "\n".join(lines)
 
@@ -84,6 +88,7 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
         up, down = nodes[edge.source], consumers[k.id][0][0]
         return (
             not edge.feedback
+            and edge.port is None
             and up.kind not in (ir.KEYBY, ir.SINK)
             and len(consumers[up.id]) == 1
             and up.parallelism == down.parallelism == 1
@@ -101,6 +106,7 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
             return local_keyby(up)
         return (
             not edge.feedback
+            and edge.port is None
             and up.kind != ir.SINK
             and len(consumers[up.id]) == 1
             and up.parallelism == n.parallelism
@@ -141,13 +147,14 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
         for e in head.inputs:
             src_stage, keyby = origin(e.source)
             feedback = e.feedback or (keyby is not None and keyby.inputs[0].feedback)
+            port = e.port if keyby is None else keyby.inputs[0].port
             if keyby is not None:
                 partition = keyby.options.get("strategy", HASH)
             elif chains[src_stage][-1].parallelism == head.parallelism:
                 partition = FORWARD
             else:
                 partition = REBALANCE
-            routes[src_stage].append(Route(sid, e.input_index, partition, keyby, feedback))
+            routes[src_stage].append(Route(sid, e.input_index, partition, keyby, feedback, port))
             (feedback_up if feedback else upstream)[sid].add(src_stage)
 
     plan = PhysicalPlan(graph)

@@ -62,3 +62,16 @@ def test_late_records_go_to_dead_letters(backend):
     assert as_rows(result.collected["out"]) == [("a", 0.0, 10.0, 2), ("a", 10.0, 20.0, 1), ("a", 20.0, 30.0, 1)]
     [late] = result.dead_letters
     assert late.operator == "win" and late.record == {"user": "a", "ts": 3.0} and "late record" in late.error
+
+
+def test_late_records_go_to_the_side_output_when_it_is_read(backend):
+    data = [{"user": u, "ts": t} for t in (1.0, 2.0, 12.0, 3.0, 25.0, 4.0) for u in ("a", "b")]
+    env = LocalEnvironment("late-side")
+    counts = env.from_batch(data).keyby(lambda e: e["user"]).window(TumblingWindow(10), timestamp="ts").aggregate("count", parallelism=2)
+    counts.collect("counts")
+    late = counts.side_output("late")
+    late.keyby(lambda e: e["user"]).map(lambda e: (e["user"], e["ts"]), parallelism=2).collect("late")
+    result = env.submit(backend=backend)
+    assert sorted(result.collected["late"]) == [("a", 3.0), ("a", 4.0), ("b", 3.0), ("b", 4.0)]
+    assert sum(r.value for r in result.collected["counts"]) == len(data) - 4
+    assert result.dead_letters == []

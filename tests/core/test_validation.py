@@ -138,3 +138,15 @@ def test_config_is_validated():
         LocalEnvironment("cfg", config={"bundel": 3})
     with pytest.raises(ValueError, match="max_threads"):
         LocalEnvironment("cfg", max_threads=0).submit()
+
+
+def test_side_outputs_are_checked():
+    from sage_flow import TumblingWindow
+
+    env = LocalEnvironment("side")
+    counts = env.from_batch([{"k": 1, "ts": 0.0}]).keyby(lambda e: e["k"]).window(TumblingWindow(1), timestamp="ts").aggregate("count", name="win")
+    with pytest.raises(PipelineValidationError, match=r"side_output\('early'\): operator 'win' has no such output \(side outputs: 'late'\)"):
+        counts.side_output("early")
+    counts.side_output("late").sink(print)
+    with pytest.raises(PipelineValidationError, match="'win' \\(window\\) has no consumer"):
+        env.submit()
