@@ -48,6 +48,7 @@ class FieldIndex:
         self.dim = dim
         self.params = {**DEFAULT_PARAMS[kind], **params}
         self.index: Any = None
+        self._rows: np.ndarray | None = None
         self._param_cache: dict[int | None, Any] = {}
         self._filter_cache: tuple[Any, ...] | None = None
         self.reset()
@@ -55,6 +56,7 @@ class FieldIndex:
     # -- building ---------------------------------------------------------------------------
     def reset(self) -> None:
         self._filter_cache = None
+        self._rows = None
         mt = _metric_type(self.metric)
         if self.kind == "flat":
             self.index = faiss.IndexFlat(self.dim, mt)
@@ -75,6 +77,21 @@ class FieldIndex:
 
     def ivf_min_train(self) -> int:
         return int(self.params["nlist"]) * 39
+
+    def attach(self, vectors: np.ndarray) -> None:
+        """Flat only: makes the index search ``vectors`` (the core's rows, a view into its
+        memory) in place instead of holding a copy. The view is valid until the core's next
+        write, so the collection calls this again after every write."""
+        if len(vectors) == 0:
+            self.reset()
+            return
+        index = self.index
+        raw = vectors.reshape(-1).view(np.uint8)
+        index.codes = faiss.MaybeOwnedVectorUInt8.create_view(
+            faiss.swig_ptr(raw), raw.nbytes, index.codes.owner
+        )
+        index.ntotal = len(vectors)
+        self._rows = vectors  # keeps the core (the view's owner) alive
 
     def add(self, vectors: np.ndarray) -> None:
         if len(vectors):

@@ -52,7 +52,28 @@ int64_t Collection::slot_of(const std::string& id) const {
   return it == id_to_slot_.end() ? -1 : it->second;
 }
 
+Collection::~Collection() {
+  if (pending_.writer.joinable()) pending_.writer.join();
+}
+
 void Collection::validate(const UpsertBatch& b) const {
+  validate_shape(b);
+  const size_t n = b.ids.size();
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const float* p = b.data[f];
+    const size_t total = n * b.dims[f];
+    for (size_t i = 0; i < total; ++i) {
+      if (!std::isfinite(p[i])) {
+        const size_t row = i / b.dims[f];
+        throw std::invalid_argument("vector for id '" + b.ids[row] + "' (row " +
+                                    std::to_string(row) + ", field '" + fields_[f].name() +
+                                    "') contains NaN or infinity");
+      }
+    }
+  }
+}
+
+void Collection::validate_shape(const UpsertBatch& b) const {
   const size_t n = b.ids.size();
   if (b.field_names.size() != fields_.size())
     throw std::invalid_argument("upsert must give every vector field of the collection");
@@ -64,16 +85,6 @@ void Collection::validate(const UpsertBatch& b) const {
       throw std::invalid_argument("vectors for field '" + fields_[f].name() + "' have dimension " +
                                   std::to_string(b.dims[f]) + ", the collection expects " +
                                   std::to_string(fields_[f].dim()));
-    const float* p = b.data[f];
-    const size_t total = n * b.dims[f];
-    for (size_t i = 0; i < total; ++i) {
-      if (!std::isfinite(p[i])) {
-        const size_t row = i / b.dims[f];
-        throw std::invalid_argument("vector for id '" + b.ids[row] + "' (row " +
-                                    std::to_string(row) + ", field '" + fields_[f].name() +
-                                    "') contains NaN or infinity");
-      }
-    }
   }
   if (b.has_texts && b.texts.size() != n)
     throw std::invalid_argument("got " + std::to_string(n) + " ids but " +
@@ -90,15 +101,80 @@ void Collection::validate(const UpsertBatch& b) const {
   }
 }
 
-void Collection::upsert(const UpsertBatch& b) {
-  validate(b);
-  if (wal_) {
-    std::vector<uint8_t> rec;
-    frame_record(rec, kUpsert, lsn_ + 1, encode_upsert(b));
-    wal_->append(rec);
+void Collection::upsert(UpsertBatch b) {
+  begin_upsert(std::move(b));
+  finish_upsert();
+}
+
+void Collection::begin_upsert(UpsertBatch b) {
+  if (pending_.active) throw std::logic_error("an upsert is already in progress");
+  validate_shape(b);
+  const size_t n = b.ids.size();
+  const size_t base = n_slots();
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const size_t bad = fields_[f].append_checked(b.data[f], n, metric_ == Metric::Cosine);
+    if (bad < n) {
+      for (size_t g = 0; g < f; ++g) fields_[g].truncate(base);
+      throw std::invalid_argument("vector for id '" + b.ids[bad] + "' (row " + std::to_string(bad) +
+                                  ", field '" + fields_[f].name() + "') contains NaN or infinity");
+    }
+  }
+  Pending& p = pending_;
+  p.base = base;
+  p.error = nullptr;
+  p.batch = std::move(b);
+  p.active = true;
+  if (!wal_) return;
+  try {
+    encode_upsert_parts(p.batch, p.prefix, p.suffix);
+    std::vector<Piece> payload{{p.prefix.data(), p.prefix.size()}};
+    for (size_t f = 0; f < fields_.size(); ++f)
+      payload.push_back({p.batch.data[f], n * p.batch.dims[f] * sizeof(float)});
+    payload.push_back({p.suffix.data(), p.suffix.size()});
+    WalWriter* wal = wal_.get();
+    const uint64_t lsn = lsn_ + 1;
+    // The checksum, write and fdatasync run on the writer thread.
+    p.writer = std::thread([wal, lsn, payload = std::move(payload), &p]() {
+      try {
+        frame_head(p.head, kUpsert, lsn, payload);
+        std::vector<Piece> pieces{{p.head, kRecordHeader}};
+        pieces.insert(pieces.end(), payload.begin(), payload.end());
+        wal->append_pieces(pieces);
+      } catch (...) {
+        p.error = std::current_exception();
+      }
+    });
+  } catch (...) {
+    for (auto& f : fields_) f.truncate(base);
+    p.active = false;
+    p.batch = UpsertBatch();
+    throw;
+  }
+}
+
+void Collection::finish_upsert() {
+  Pending& p = pending_;
+  if (!p.active) return;
+  if (p.writer.joinable()) p.writer.join();
+  p.active = false;
+  std::exception_ptr err = p.error;
+  p.error = nullptr;
+  UpsertBatch b = std::move(p.batch);
+  p.batch = UpsertBatch();
+  p.prefix.clear();
+  p.suffix.clear();
+  if (err) {
+    for (auto& f : fields_) f.truncate(p.base);
+    std::rethrow_exception(err);
   }
   ++lsn_;
-  apply_upsert(b);
+  commit_upsert(b, p.base);
+}
+
+const float* Collection::staged_rows(size_t f, size_t& n) const {
+  const VectorStore& vs = fields_[f];
+  n = vs.rows() - n_slots();
+  return vs.data() + n_slots() * vs.dim();
 }
 
 size_t Collection::remove(const std::vector<std::string>& ids) {
@@ -126,6 +202,11 @@ void Collection::apply_upsert(const UpsertBatch& b) {
   const size_t base = n_slots();
   for (size_t f = 0; f < fields_.size(); ++f)
     fields_[f].append(b.data[f], n, metric_ == Metric::Cosine);
+  commit_upsert(b, base);
+}
+
+void Collection::commit_upsert(const UpsertBatch& b, size_t base) {
+  const size_t n = b.ids.size();
   slot_ids_.reserve(base + n);
   alive_.resize(base + n, 1);
   texts_.resize(base + n);

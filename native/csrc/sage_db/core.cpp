@@ -84,15 +84,15 @@ const uint8_t* mask_of(const Selection* sel, const Collection& c) {
   return sel ? sel->mask.data() : nullptr;
 }
 
-void upsert(Collection& c, const py::list& ids, const py::list& vectors, const py::object& metadata,
-            const py::object& texts) {
+// Converts the arguments of an upsert; `keep` receives the arrays the batch points into.
+UpsertBatch make_batch(const Collection& c, const py::list& ids, const py::list& vectors,
+                       const py::object& metadata, const py::object& texts, py::list& keep) {
   UpsertBatch b;
   b.ids = to_strings(ids, "ids");
   const size_t n = b.ids.size();
   if (vectors.size() != c.n_fields())
     throw py::value_error("expected vectors for " + std::to_string(c.n_fields()) + " fields, got " +
                           std::to_string(vectors.size()));
-  std::vector<FloatArray> keep;
   for (size_t f = 0; f < c.n_fields(); ++f) {
     const std::string& name = c.field(f).name();
     auto arr = FloatArray::ensure(vectors[f]);
@@ -107,7 +107,7 @@ void upsert(Collection& c, const py::list& ids, const py::list& vectors, const p
     b.field_names.push_back(name);
     b.dims.push_back(static_cast<size_t>(arr.shape(1)));
     b.data.push_back(arr.data());
-    keep.push_back(arr);
+    keep.append(arr);
   }
   if (!metadata.is_none()) {
     b.has_meta = true;
@@ -121,8 +121,28 @@ void upsert(Collection& c, const py::list& ids, const py::list& vectors, const p
     b.has_texts = true;
     b.texts = to_strings(texts, "texts");
   }
+  return b;
+}
+
+void upsert(Collection& c, const py::list& ids, const py::list& vectors, const py::object& metadata,
+            const py::object& texts) {
+  py::list keep;
+  UpsertBatch b = make_batch(c, ids, vectors, metadata, texts, keep);
   py::gil_scoped_release nogil;
-  c.upsert(b);
+  c.upsert(std::move(b));
+}
+
+// First half of a two-phase upsert (see Collection::begin_upsert). Returns the arrays the
+// log append reads from: the caller holds them until upsert_finish().
+py::list upsert_begin(Collection& c, const py::list& ids, const py::list& vectors,
+                      const py::object& metadata, const py::object& texts) {
+  py::list keep;
+  UpsertBatch b = make_batch(c, ids, vectors, metadata, texts, keep);
+  {
+    py::gil_scoped_release nogil;
+    c.begin_upsert(std::move(b));
+  }
+  return keep;
 }
 
 py::tuple exact_search(const Collection& c, py::handle field, const FloatArray& q, size_t k,
@@ -277,6 +297,19 @@ PYBIND11_MODULE(_core, m) {
            py::arg("fields"), py::arg("metric"), py::arg("config"))
       .def("upsert", &upsert, py::arg("ids"), py::arg("vectors"), py::arg("metadata") = py::none(),
            py::arg("texts") = py::none())
+      .def("upsert_begin", &upsert_begin, py::arg("ids"), py::arg("vectors"),
+           py::arg("metadata") = py::none(), py::arg("texts") = py::none())
+      .def("upsert_finish", &Collection::finish_upsert, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("upsert_pending", &Collection::upsert_pending)
+      .def("staged_vectors", [](py::object self, py::handle field) {
+        Collection& c = self.cast<Collection&>();
+        const size_t f = field_arg(c, field);
+        size_t n = 0;
+        const float* p = c.staged_rows(f, n);
+        // A view into C++ memory, valid until upsert_finish: use it at once.
+        return py::array_t<float>({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(c.field(f).dim())},
+                                  p, self);
+      }, py::arg("field"))
       .def("delete", [](Collection& c, const py::list& ids) {
         auto v = to_strings(ids, "ids");
         py::gil_scoped_release nogil;

@@ -29,6 +29,10 @@ struct UpsertBatch {
 };
 
 std::vector<uint8_t> encode_upsert(const UpsertBatch& b);
+// The upsert payload without its vector bytes: `prefix` (counts, field names, ids) and
+// `suffix` (texts, metadata). prefix | field 0 data | field 1 data ... | suffix is the payload.
+void encode_upsert_parts(const UpsertBatch& b, std::vector<uint8_t>& prefix,
+                         std::vector<uint8_t>& suffix);
 UpsertBatch decode_upsert(const uint8_t* p, size_t n);
 std::vector<uint8_t> encode_delete(const std::vector<std::string>& ids);
 std::vector<std::string> decode_delete(const uint8_t* p, size_t n);

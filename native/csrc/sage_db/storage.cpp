@@ -2,10 +2,13 @@
 #include "storage.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -84,6 +87,22 @@ void frame_record(std::vector<uint8_t>& out, uint8_t type, uint64_t lsn,
   std::memcpy(head + 4, &c, 4);
   out.insert(out.end(), head, head + kRecordHeader);
   out.insert(out.end(), payload.begin(), payload.end());
+}
+
+void frame_head(uint8_t (&head)[kRecordHeader], uint8_t type, uint64_t lsn,
+                const std::vector<Piece>& payload) {
+  size_t total = 0;
+  for (const auto& p : payload) total += p.size;
+  if (total > 0xFFFFFFFFull)
+    throw std::invalid_argument("one write may hold at most 4 GiB of data; split the upsert");
+  const uint32_t len = static_cast<uint32_t>(total);
+  std::memcpy(head, &len, 4);
+  head[8] = type;
+  std::memcpy(head + 9, &lsn, 8);
+  uint32_t c = crc32(head, 4);
+  c = crc32(head + 8, 9, c);
+  for (const auto& p : payload) c = crc32(static_cast<const uint8_t*>(p.data), p.size, c);
+  std::memcpy(head + 4, &c, 4);
 }
 
 ScanResult scan_records(const uint8_t* data, size_t n, size_t offset,
@@ -194,6 +213,36 @@ void WalWriter::append(const std::vector<uint8_t>& bytes) {
     if (sync_ && ::fdatasync(fd_) != 0) sys_error("cannot fdatasync", path_);
   } catch (...) {
     // A failed append (disk full, I/O error) must not leave half a record behind.
+    if (before >= 0 && ::ftruncate(fd_, before) != 0) {
+    }
+    throw;
+  }
+}
+
+void WalWriter::append_pieces(const std::vector<Piece>& pieces) {
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
+  try {
+    std::vector<iovec> iov;
+    iov.reserve(pieces.size());
+    for (const auto& p : pieces)
+      if (p.size) iov.push_back({const_cast<void*>(p.data), p.size});
+    size_t i = 0;
+    while (i < iov.size()) {
+      const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+      ssize_t w = ::writev(fd_, iov.data() + i, cnt);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        sys_error("cannot write", path_);
+      }
+      size_t left = static_cast<size_t>(w);
+      while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+      if (left) {
+        iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + left;
+        iov[i].iov_len -= left;
+      }
+    }
+    if (sync_ && ::fdatasync(fd_) != 0) sys_error("cannot fdatasync", path_);
+  } catch (...) {
     if (before >= 0 && ::ftruncate(fd_, before) != 0) {
     }
     throw;

@@ -49,6 +49,16 @@ FileHeader decode_header(const uint8_t* data, size_t n, const char* magic, const
 void frame_record(std::vector<uint8_t>& out, uint8_t type, uint64_t lsn,
                   const std::vector<uint8_t>& payload);
 
+// A byte range that is part of a record payload (not owned).
+struct Piece {
+  const void* data;
+  size_t size;
+};
+
+// The 17-byte record head for a payload given as consecutive pieces (checksum over all).
+void frame_head(uint8_t (&head)[kRecordHeader], uint8_t type, uint64_t lsn,
+                const std::vector<Piece>& payload);
+
 enum class ScanStatus { Ok, TornTail, Corrupt };
 
 struct ScanResult {
@@ -77,6 +87,9 @@ class WalWriter {
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
   void append(const std::vector<uint8_t>& bytes);
+  // One record written with a single writev() straight from the pieces (no copy), then one
+  // fdatasync() when `sync`. On failure the file is cut back to its previous length.
+  void append_pieces(const std::vector<Piece>& pieces);
   const std::string& path() const { return path_; }
 
  private:
