@@ -106,45 +106,77 @@ void Collection::upsert(UpsertBatch b) {
   finish_upsert();
 }
 
+namespace {
+// Index of the first element that is NaN or infinite (exponent bits all set), or n.
+// Integer bit tests vectorise, so this pass runs at memory speed.
+size_t first_nonfinite(const float* p, size_t n) {
+  const uint32_t* u = reinterpret_cast<const uint32_t*>(p);
+  constexpr size_t kBlock = 4096;
+  for (size_t start = 0; start < n; start += kBlock) {
+    const size_t end = std::min(n, start + kBlock);
+    uint32_t bad = 0;
+    for (size_t i = start; i < end; ++i) bad |= static_cast<uint32_t>((u[i] & 0x7f800000u) == 0x7f800000u);
+    if (bad)
+      for (size_t i = start; i < end; ++i)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return n;
+}
+}  // namespace
+
 void Collection::begin_upsert(UpsertBatch b) {
   if (pending_.active) throw std::logic_error("an upsert is already in progress");
   validate_shape(b);
   const size_t n = b.ids.size();
-  const size_t base = n_slots();
   for (size_t f = 0; f < fields_.size(); ++f) {
-    const size_t bad = fields_[f].append_checked(b.data[f], n, metric_ == Metric::Cosine);
-    if (bad < n) {
-      for (size_t g = 0; g < f; ++g) fields_[g].truncate(base);
-      throw std::invalid_argument("vector for id '" + b.ids[bad] + "' (row " + std::to_string(bad) +
+    const size_t d = b.dims[f];
+    const size_t i = first_nonfinite(b.data[f], n * d);
+    if (i < n * d)
+      throw std::invalid_argument("vector for id '" + b.ids[i / d] + "' (row " + std::to_string(i / d) +
                                   ", field '" + fields_[f].name() + "') contains NaN or infinity");
-    }
   }
+  const size_t base = n_slots();
   Pending& p = pending_;
   p.base = base;
   p.error = nullptr;
   p.batch = std::move(b);
   p.active = true;
-  if (!wal_) return;
+  const UpsertBatch& bb = p.batch;
+  if (wal_) {
+    // The writer thread checksums the record, writes it with one writev straight from the
+    // caller's buffers and fdatasyncs, while this thread copies the vectors into the store.
+    try {
+      encode_upsert_parts(bb, p.prefix, p.suffix);
+      std::vector<Piece> payload{{p.prefix.data(), p.prefix.size()}};
+      for (size_t f = 0; f < fields_.size(); ++f)
+        payload.push_back({bb.data[f], n * bb.dims[f] * sizeof(float)});
+      payload.push_back({p.suffix.data(), p.suffix.size()});
+      WalWriter* wal = wal_.get();
+      const uint64_t lsn = lsn_ + 1;
+      p.writer = std::thread([wal, lsn, payload = std::move(payload), &p]() {
+        try {
+          frame_head(p.head, kUpsert, lsn, payload);
+          std::vector<Piece> pieces{{p.head, kRecordHeader}};
+          pieces.insert(pieces.end(), payload.begin(), payload.end());
+          wal->append_pieces(pieces);
+        } catch (...) {
+          p.error = std::current_exception();
+        }
+      });
+    } catch (...) {
+      p.active = false;
+      p.batch = UpsertBatch();
+      throw;
+    }
+  }
   try {
-    encode_upsert_parts(p.batch, p.prefix, p.suffix);
-    std::vector<Piece> payload{{p.prefix.data(), p.prefix.size()}};
     for (size_t f = 0; f < fields_.size(); ++f)
-      payload.push_back({p.batch.data[f], n * p.batch.dims[f] * sizeof(float)});
-    payload.push_back({p.suffix.data(), p.suffix.size()});
-    WalWriter* wal = wal_.get();
-    const uint64_t lsn = lsn_ + 1;
-    // The checksum, write and fdatasync run on the writer thread.
-    p.writer = std::thread([wal, lsn, payload = std::move(payload), &p]() {
-      try {
-        frame_head(p.head, kUpsert, lsn, payload);
-        std::vector<Piece> pieces{{p.head, kRecordHeader}};
-        pieces.insert(pieces.end(), payload.begin(), payload.end());
-        wal->append_pieces(pieces);
-      } catch (...) {
-        p.error = std::current_exception();
-      }
-    });
+      fields_[f].append(bb.data[f], n, metric_ == Metric::Cosine);
   } catch (...) {
+    // Out of memory while copying. A record that reached the log keeps its lsn (it is
+    // replayed on the next open); this handle no longer holds it.
+    if (p.writer.joinable()) p.writer.join();
+    if (wal_ && !p.error) ++lsn_;
     for (auto& f : fields_) f.truncate(base);
     p.active = false;
     p.batch = UpsertBatch();
