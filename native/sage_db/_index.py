@@ -24,6 +24,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_single_thread_in_child)
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
+_ptr = faiss.swig_ptr
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "flat": {},
@@ -125,14 +126,20 @@ class FieldIndex:
         ef_search: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; ``bitmap`` (bit i of byte i/8) restricts the labels searched."""
-        k = max(1, min(k, self.ntotal))
+        index = self.index
+        k = max(1, min(k, index.ntotal))
         if bitmap is None and not (
             self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])
         ):
             params = self._plain_params(ef_search)
         else:
             params = self._filtered_params(bitmap, ef_search, k, fraction)
-        scores, labels = self.index.search(queries, k, params=params)
+        # ``queries`` comes from the core (C-contiguous float32, dimension checked), so the
+        # FAISS wrapper's checks and conversions are skipped: straight to the C++ search.
+        n = len(queries)
+        scores = np.empty((n, k), dtype=np.float32)
+        labels = np.empty((n, k), dtype=np.int64)
+        index.search_c(n, _ptr(queries), k, _ptr(scores), _ptr(labels), params)
         return labels, scores
 
     def _params(self, ef_search: int | None, k: int, fraction: float) -> Any:

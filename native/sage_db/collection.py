@@ -613,7 +613,7 @@ class Collection:
         labels, scores = fi.search(queries, kk, bitmap, fraction, ef_search)
         ids, sc, counts, slots = core.resolve(labels, scores, k, sel)
         want = min(k, sel.count if sel is not None else live)
-        if int(counts.min()) < want:
+        if min(map(len, ids)) < want:
             short = np.flatnonzero(counts < want)
             # The graph walk found fewer than k allowed neighbours: scan those queries exactly.
             el, es = core.exact_search(fname, queries[short], k, sel)
@@ -659,18 +659,22 @@ class Collection:
         it (k hits whenever k records match). A dict query ``{"text": q1, "image": q2}``
         searches several vector fields together, scored by ``sum(weights[f] * sim_f)``.
         """
-        _check_k(k)
-        if isinstance(query, Mapping):
+        if type(k) is not int or k <= 0:
+            _check_k(k)
+        if type(query) is not np.ndarray and isinstance(query, Mapping):
             return self._search_multi(
                 query, k, where=where, weights=weights, ef_search=ef_search, include=include
             )
-        fname = self._field_name(field)
+        fname = self._fields[0][0] if field is None and len(self._fields) == 1 else self._field_name(field)
         with self._lock:
             q = self._core.prepare_queries(fname, query)
-            sel = self._selection(where)
+            sel = None if where is None else self._selection(where)
             ids, scores, counts, slots = self._dense(fname, q, k, sel, ef_search)
-            hits = [self._hits(ids[i], scores[i], slots[i], include) for i in range(len(ids))]
-        single = np.ndim(query) == 1
+            if not include:
+                hits = [Hits(ids[i], scores[i, : len(ids[i])]) for i in range(len(ids))]
+            else:
+                hits = [self._hits(ids[i], scores[i], slots[i], include) for i in range(len(ids))]
+        single = (query.ndim if type(query) is np.ndarray else np.ndim(query)) == 1
         return hits[0] if single else hits
 
     def _search_multi(
