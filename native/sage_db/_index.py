@@ -182,8 +182,9 @@ class FieldIndex:
         return cached
 
     # -- persistence ------------------------------------------------------------------------
-    def serialize(self) -> bytes:
-        return faiss.serialize_index(self.index).tobytes()
+    def serialize(self) -> np.ndarray:
+        """``faiss.serialize_index`` bytes as a uint8 array (the core reads it in place)."""
+        return faiss.serialize_index(self.index)
 
     def load(self, blob: bytes) -> None:
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))

@@ -330,8 +330,15 @@ ReplayInfo Collection::replay_wal(const std::string& path, size_t offset, int64_
 }
 
 std::vector<uint8_t> Collection::snapshot(
-    const std::vector<std::pair<std::string, std::string>>& blobs) const {
+    const std::vector<std::pair<std::string, std::string_view>>& blobs) const {
   std::vector<uint8_t> out = encode_header(kSnapMagic, lsn_, config_);
+  {
+    size_t estimate = out.size() + 64;
+    for (const auto& f : fields_) estimate += n_alive_ * f.dim() * sizeof(float);
+    estimate += n_alive_ * 48;
+    for (const auto& blob : blobs) estimate += blob.second.size() + blob.first.size() + 32;
+    out.reserve(estimate);
+  }
   constexpr size_t kChunk = 4096;
   std::vector<int64_t> live;
   live.reserve(n_alive_);
@@ -364,20 +371,37 @@ std::vector<uint8_t> Collection::snapshot(
       b.texts.push_back(has_text_[s] ? texts_[s] : std::string());
       b.meta.push_back(meta_.row(s));
     }
-    // Chunk payload: u32 n | n x u8 has_text | upsert payload (texts of absent ones empty).
+    // Chunk payload: u32 n | n x u8 has_text | upsert payload (texts of absent ones empty),
+    // framed from its pieces so the vectors are copied once, into `out`.
     ByteWriter w;
     w.u32(static_cast<uint32_t>(end - start));
     for (size_t j = start; j < end; ++j) w.u8(has_text_[static_cast<size_t>(live[j])]);
-    std::vector<uint8_t> body = encode_upsert(b);
-    std::vector<uint8_t> payload = std::move(w.buf);
-    payload.insert(payload.end(), body.begin(), body.end());
-    frame_record(out, kSnapChunk, lsn_, payload);
+    std::vector<uint8_t> prefix, suffix;
+    encode_upsert_parts(b, prefix, suffix);
+    std::vector<Piece> payload{{w.buf.data(), w.buf.size()}, {prefix.data(), prefix.size()}};
+    for (size_t f = 0; f < fields_.size(); ++f)
+      payload.push_back({b.data[f], (end - start) * b.dims[f] * sizeof(float)});
+    payload.push_back({suffix.data(), suffix.size()});
+    uint8_t head[kRecordHeader];
+    frame_head(head, kSnapChunk, lsn_, payload);
+    out.insert(out.end(), head, head + kRecordHeader);
+    for (const auto& pc : payload) {
+      const auto* q = static_cast<const uint8_t*>(pc.data);
+      out.insert(out.end(), q, q + pc.size);
+    }
   }
   for (const auto& blob : blobs) {
+    // Framed from the caller's buffer: the (large) index bytes are copied once, into `out`.
     ByteWriter w;
     w.str(blob.first);
-    w.raw(blob.second.data(), blob.second.size());
-    frame_record(out, kSnapIndex, lsn_, w.buf);
+    std::vector<Piece> payload{{w.buf.data(), w.buf.size()}, {blob.second.data(), blob.second.size()}};
+    uint8_t head[kRecordHeader];
+    frame_head(head, kSnapIndex, lsn_, payload);
+    out.reserve(out.size() + kRecordHeader + w.buf.size() + blob.second.size() + 64);
+    out.insert(out.end(), head, head + kRecordHeader);
+    out.insert(out.end(), w.buf.begin(), w.buf.end());
+    const auto* b = reinterpret_cast<const uint8_t*>(blob.second.data());
+    out.insert(out.end(), b, b + blob.second.size());
   }
   ByteWriter end;
   end.u64(live.size());

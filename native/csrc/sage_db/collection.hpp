@@ -8,6 +8,7 @@
 #include <memory>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -75,7 +76,7 @@ class Collection {
   // a new log) is not read: the result has reset = true.
   ReplayInfo replay_wal(const std::string& path, size_t offset, int64_t expected_base = -1);
   // Snapshot of live records; index blobs are (field, bytes) pairs stored verbatim.
-  std::vector<uint8_t> snapshot(const std::vector<std::pair<std::string, std::string>>& blobs) const;
+  std::vector<uint8_t> snapshot(const std::vector<std::pair<std::string, std::string_view>>& blobs) const;
   // Loads a snapshot into an empty collection and returns its index blobs.
   std::vector<std::pair<std::string, std::string>> load_snapshot(const uint8_t* data, size_t n,
                                                                  const std::string& what);

@@ -112,8 +112,14 @@ UpsertBatch make_batch(const Collection& c, const py::list& ids, const py::list&
   if (!metadata.is_none()) {
     b.has_meta = true;
     size_t i = 0;
+    if (py::isinstance<py::list>(metadata)) b.meta.reserve(py::len(metadata));
     for (auto m : metadata) {
-      b.meta.push_back(to_meta_row(m, "metadata[" + std::to_string(i) + "]"));
+      MetaRow row;
+      if (!m.is_none() && !(PyDict_CheckExact(m.ptr()) && fast_meta_row(m.ptr(), row))) {
+        row.clear();
+        row = to_meta_row(m, "metadata[" + std::to_string(i) + "]");
+      }
+      b.meta.push_back(std::move(row));
       ++i;
     }
   }
@@ -231,19 +237,33 @@ py::dict read_header(const std::string& path) {
   return header_dict(decode_header(head.data(), head.size(), kSnapMagic, "'" + path + "'"), "snapshot");
 }
 
-std::vector<std::pair<std::string, std::string>> to_blobs(const py::object& blobs) {
-  std::vector<std::pair<std::string, std::string>> out;
+// (field, index bytes) pairs viewing the callers' buffers (bytes or NumPy uint8 arrays);
+// `keep` holds the buffers while the views are used.
+std::vector<std::pair<std::string, std::string_view>> to_blobs(const py::object& blobs,
+                                                               std::vector<py::buffer_info>& keep) {
+  std::vector<std::pair<std::string, std::string_view>> out;
   if (blobs.is_none()) return out;
   for (auto item : blobs) {
     auto t = item.cast<py::tuple>();
-    out.emplace_back(t[0].cast<std::string>(), t[1].cast<std::string>());
+    keep.push_back(py::reinterpret_borrow<py::buffer>(t[1]).request());
+    const py::buffer_info& info = keep.back();
+    out.emplace_back(t[0].cast<std::string>(),
+                     std::string_view(static_cast<const char*>(info.ptr),
+                                      static_cast<size_t>(info.size * info.itemsize)));
   }
   return out;
 }
 
-py::list from_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) {
+// Index blobs as NumPy uint8 arrays that take over the strings (no copy).
+py::list from_blobs(std::vector<std::pair<std::string, std::string>>& blobs) {
   py::list out;
-  for (const auto& b : blobs) out.append(py::make_tuple(b.first, py::bytes(b.second)));
+  for (auto& b : blobs) {
+    auto* heap = new std::string(std::move(b.second));
+    py::capsule owner(heap, [](void* p) { delete static_cast<std::string*>(p); });
+    py::array_t<uint8_t> arr({static_cast<py::ssize_t>(heap->size())},
+                             reinterpret_cast<const uint8_t*>(heap->data()), owner);
+    out.append(py::make_tuple(b.first, arr));
+  }
   return out;
 }
 
@@ -336,7 +356,8 @@ PYBIND11_MODULE(_core, m) {
         return d;
       }, py::arg("path"), py::arg("offset") = 0, py::arg("expected_base") = -1)
       .def("snapshot", [](const Collection& c, const py::object& blobs) {
-        auto b = to_blobs(blobs);
+        std::vector<py::buffer_info> keep;
+        auto b = to_blobs(blobs, keep);
         std::vector<uint8_t> out;
         {
           py::gil_scoped_release nogil;
@@ -345,7 +366,8 @@ PYBIND11_MODULE(_core, m) {
         return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
       }, py::arg("index_blobs") = py::none())
       .def("write_snapshot", [](const Collection& c, const std::string& path, const py::object& blobs) {
-        auto b = to_blobs(blobs);
+        std::vector<py::buffer_info> keep;
+        auto b = to_blobs(blobs, keep);
         py::gil_scoped_release nogil;
         write_file_atomic(path, c.snapshot(b));
       }, py::arg("path"), py::arg("index_blobs") = py::none())
