@@ -161,39 +161,62 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
             meta = [{"bucket": int(b)} for b in bucket]
             step = args.batch
             if kind == "flat":
-                # Upsert variants into throw-away collections: vectors only, and with texts
-                # (BM25 indexing) next to the metadata. FAISS's add is re-measured beside each.
-                texts = [f"document {i} about topic {i % 1000}" for i in range(n)]
-                for label, with_meta, with_texts in (
-                    ("no metadata", False, False),
-                    ("metadata + texts", True, True),
-                ):
-                    vpath = os.path.join(tmp, "sagedb_variant")
-                    vdb = SageDB.open(vpath, dim=args.dim)
-                    vcol = vdb.collection("bench", metric="cosine", index=kind)
+                # The floor of any logged write: the same bytes appended to a file in the
+                # same batches, one write() + fdatasync() each (no checks, no index).
+                fpath = os.path.join(tmp, "raw_log")
+                t_io = float("inf")
+                for _ in range(3):
+                    fd = os.open(fpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                     t0 = time.perf_counter()
                     for s in range(0, n, step):
-                        vcol.upsert(
-                            ids[s : s + step],
-                            x[s : s + step],
-                            metadata=meta[s : s + step] if with_meta else None,
-                            texts=texts[s : s + step] if with_texts else None,
-                        )
-                    t_var = time.perf_counter() - t0
-                    vdb.close(checkpoint=False)
-                    shutil.rmtree(vpath, ignore_errors=True)
-                    again = faiss.IndexFlatIP(args.dim)
-                    t0 = time.perf_counter()
-                    again.add(x)
-                    t_again = time.perf_counter() - t0
-                    del again
+                        os.write(fd, memoryview(x[s : s + step]).cast("B"))
+                        os.fdatasync(fd)
+                    t_io = min(t_io, time.perf_counter() - t0)
+                    os.close(fd)
+                    os.unlink(fpath)
+                report.add(
+                    "os",
+                    "write + fdatasync of the vectors, best of 3",
+                    vectors_per_s=n / t_io,
+                    seconds=t_io,
+                    throughput_vs_faiss=t_raw_add / t_io,
+                )
+                # Upsert variants into throw-away collections, each repeated three times
+                # alternating with FAISS's add (the disk and CPUs are shared: best of three).
+                texts = [f"document {i} about topic {i % 1000}" for i in range(n)]
+                for label, with_meta, with_texts in (
+                    ("vectors only", False, False),
+                    ("metadata", True, False),
+                    ("metadata + texts", True, True),
+                ):
+                    best_var = best_faiss = float("inf")
+                    for _ in range(3):
+                        vpath = os.path.join(tmp, "sagedb_variant")
+                        vdb = SageDB.open(vpath, dim=args.dim)
+                        vcol = vdb.collection("bench", metric="cosine", index=kind)
+                        t0 = time.perf_counter()
+                        for s in range(0, n, step):
+                            vcol.upsert(
+                                ids[s : s + step],
+                                x[s : s + step],
+                                metadata=meta[s : s + step] if with_meta else None,
+                                texts=texts[s : s + step] if with_texts else None,
+                            )
+                        best_var = min(best_var, time.perf_counter() - t0)
+                        vdb.close(checkpoint=False)
+                        shutil.rmtree(vpath, ignore_errors=True)
+                        again = faiss.IndexFlatIP(args.dim)
+                        t0 = time.perf_counter()
+                        again.add(x)
+                        best_faiss = min(best_faiss, time.perf_counter() - t0)
+                        del again
                     report.add(
                         "sage_db",
-                        f"flat upsert (WAL, fsync), {label}",
-                        vectors_per_s=n / t_var,
-                        seconds=t_var,
-                        faiss_add_s=t_again,
-                        throughput_vs_faiss=t_again / t_var,
+                        f"flat upsert (WAL, fsync), {label}, best of 3",
+                        vectors_per_s=n / best_var,
+                        seconds=best_var,
+                        faiss_add_s=best_faiss,
+                        throughput_vs_faiss=best_faiss / best_var,
                     )
             path = os.path.join(tmp, f"sagedb_{kind}")
             db = SageDB.open(path, dim=args.dim)

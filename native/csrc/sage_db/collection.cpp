@@ -426,7 +426,7 @@ std::vector<std::pair<std::string, std::string>> Collection::load_snapshot(const
         const size_t m = head.u32();
         const uint8_t* fp = head.span(m);
         std::vector<uint8_t> flags(fp, fp + m);
-        UpsertBatch b = decode_upsert(p + head.pos(), len - head.pos());
+        UpsertBatch b = decode_upsert(p + head.pos(), len - head.pos(), /*borrow_vectors=*/true);
         if (b.ids.size() != m || !b.has_texts) throw DecodeError("snapshot chunk is inconsistent");
         const size_t base = n_slots();
         b.has_texts = false;

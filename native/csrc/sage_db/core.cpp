@@ -375,7 +375,7 @@ PYBIND11_MODULE(_core, m) {
         std::vector<std::pair<std::string, std::string>> blobs;
         {
           py::gil_scoped_release nogil;
-          auto data = read_file(path);
+          MappedFile data(path);
           blobs = c.load_snapshot(data.data(), data.size(), "snapshot '" + path + "'");
         }
         return from_blobs(blobs);

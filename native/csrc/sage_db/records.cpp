@@ -65,7 +65,7 @@ std::vector<uint8_t> encode_upsert(const UpsertBatch& b) {
   return out;
 }
 
-UpsertBatch decode_upsert(const uint8_t* p, size_t len) {
+UpsertBatch decode_upsert(const uint8_t* p, size_t len, bool borrow_vectors) {
   ByteReader r(p, len);
   UpsertBatch b;
   const size_t n = r.u32();
@@ -80,6 +80,10 @@ UpsertBatch decode_upsert(const uint8_t* p, size_t len) {
   for (size_t f = 0; f < nf; ++f) {
     const size_t bytes = n * b.dims[f] * sizeof(float);
     const uint8_t* src = r.span(bytes);
+    if (borrow_vectors) {
+      b.data.push_back(reinterpret_cast<const float*>(src));
+      continue;
+    }
     b.owned[f].resize(n * b.dims[f]);
     std::memcpy(b.owned[f].data(), src, bytes);
     b.data.push_back(b.owned[f].data());

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -173,6 +174,35 @@ std::vector<uint8_t> read_file(const std::string& path) {
   ::close(fd);
   buf.resize(got);
   return buf;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) sys_error("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    sys_error("cannot stat", path);
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+      ::madvise(p, size_, MADV_SEQUENTIAL);
+      data_ = static_cast<const uint8_t*>(p);
+      mapped_ = true;
+    }
+  }
+  ::close(fd);
+  if (!mapped_) {
+    fallback_ = read_file(path);
+    data_ = fallback_.data();
+    size_ = fallback_.size();
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -75,6 +75,24 @@ ScanResult scan_records(const uint8_t* data, size_t n, size_t offset,
                         const std::function<void(uint8_t, uint64_t, const uint8_t*, size_t)>& fn);
 
 std::vector<uint8_t> read_file(const std::string& path);
+
+// A whole file mapped read-only (no copy, no zero-fill). Only for files that are replaced by
+// rename and never cut in place (snapshots): a mapping of a file truncated under it faults.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  std::vector<uint8_t> fallback_;
+};
 // Writes to path + ".tmp", fsyncs, renames over path and fsyncs the directory.
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
 void truncate_file(const std::string& path, size_t size);

@@ -150,7 +150,7 @@ void FloatBuffer::reserve(size_t n) {
 
 void VectorStore::append(const float* rows, size_t n, bool normalize_rows) {
   const size_t start = data_.size();
-  data_.reserve(start + n * dim_);
+  if (start + n * dim_ > data_.capacity()) data_.reserve(std::max(start + n * dim_, 2 * data_.capacity()));
   if (!normalize_rows) {
     data_.append(rows, n * dim_);
     return;
@@ -160,35 +160,6 @@ void VectorStore::append(const float* rows, size_t n, bool normalize_rows) {
     data_.append(rows + r * dim_, dim_);
     normalize(data_.data() + start + r * dim_, dim_);
   }
-}
-
-size_t VectorStore::append_checked(const float* rows, size_t n, bool normalize_rows) {
-  const size_t start_rows = this->rows();
-  const size_t need = (start_rows + n) * dim_;
-  if (need > data_.capacity()) data_.reserve(std::max(need, 2 * data_.capacity()));
-  const size_t d = dim_;
-  for (size_t r = 0; r < n; ++r) {
-    const float* src = rows + r * d;
-    // Sum of squares in double: finite exactly when every value is finite (no overflow).
-    double acc[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= d; i += 4)
-      for (int j = 0; j < 4; ++j) acc[j] += double(src[i + j]) * src[i + j];
-    double ss = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (; i < d; ++i) ss += double(src[i]) * src[i];
-    if (!std::isfinite(ss)) {
-      data_.shrink(start_rows * d);
-      return r;
-    }
-    const size_t off = data_.size();
-    data_.append(src, d);
-    if (normalize_rows && ss > 0) {
-      const float inv = static_cast<float>(1.0 / std::sqrt(ss));
-      float* dst = data_.data() + off;
-      for (size_t k = 0; k < d; ++k) dst[k] *= inv;
-    }
-  }
-  return n;
 }
 
 void VectorStore::compact(const std::vector<int64_t>& keep) {

@@ -70,9 +70,6 @@ class VectorStore {
   float* data() { return data_.data(); }
   const float* data() const { return data_.data(); }
   void append(const float* rows, size_t n, bool normalize_rows);
-  // Appends n rows in one pass (copy, finiteness check, optional normalisation). Returns the
-  // index of the first row holding NaN or infinity (nothing appended then), or n.
-  size_t append_checked(const float* rows, size_t n, bool normalize_rows);
   void truncate(size_t rows) { data_.shrink(rows * dim_); }
   void compact(const std::vector<int64_t>& keep);
   void reserve(size_t rows) { data_.reserve(rows * dim_); }
