@@ -128,13 +128,6 @@ void Collection::begin_upsert(UpsertBatch b) {
   if (pending_.active) throw std::logic_error("an upsert is already in progress");
   validate_shape(b);
   const size_t n = b.ids.size();
-  for (size_t f = 0; f < fields_.size(); ++f) {
-    const size_t d = b.dims[f];
-    const size_t i = first_nonfinite(b.data[f], n * d);
-    if (i < n * d)
-      throw std::invalid_argument("vector for id '" + b.ids[i / d] + "' (row " + std::to_string(i / d) +
-                                  ", field '" + fields_[f].name() + "') contains NaN or infinity");
-  }
   const size_t base = n_slots();
   Pending& p = pending_;
   p.base = base;
@@ -142,9 +135,17 @@ void Collection::begin_upsert(UpsertBatch b) {
   p.batch = std::move(b);
   p.active = true;
   const UpsertBatch& bb = p.batch;
+  std::promise<bool> checked;
+  auto cleanup = [&]() {
+    for (auto& f : fields_) f.truncate(base);
+    p.active = false;
+    p.batch = UpsertBatch();
+    p.error = nullptr;
+  };
   if (wal_) {
-    // The writer thread checksums the record, writes it with one writev straight from the
-    // caller's buffers and fdatasyncs, while this thread copies the vectors into the store.
+    // The writer thread checksums the record while this thread checks the vectors for NaN
+    // and infinity; it writes (one writev straight from the caller's buffers) and
+    // fdatasyncs only once the check passed, while this thread copies the vectors.
     try {
       encode_upsert_parts(bb, p.prefix, p.suffix);
       std::vector<Piece> payload{{p.prefix.data(), p.prefix.size()}};
@@ -153,9 +154,10 @@ void Collection::begin_upsert(UpsertBatch b) {
       payload.push_back({p.suffix.data(), p.suffix.size()});
       WalWriter* wal = wal_.get();
       const uint64_t lsn = lsn_ + 1;
-      p.writer = std::thread([wal, lsn, payload = std::move(payload), &p]() {
+      p.writer = std::thread([wal, lsn, payload = std::move(payload), go = checked.get_future(), &p]() mutable {
         try {
           frame_head(p.head, kUpsert, lsn, payload);
+          if (!go.get()) return;
           std::vector<Piece> pieces{{p.head, kRecordHeader}};
           pieces.insert(pieces.end(), payload.begin(), payload.end());
           wal->append_pieces(pieces);
@@ -164,11 +166,25 @@ void Collection::begin_upsert(UpsertBatch b) {
         }
       });
     } catch (...) {
-      p.active = false;
-      p.batch = UpsertBatch();
+      cleanup();
       throw;
     }
   }
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const size_t d = bb.dims[f];
+    const size_t i = first_nonfinite(bb.data[f], n * d);
+    if (i < n * d) {
+      std::string msg = "vector for id '" + bb.ids[i / d] + "' (row " + std::to_string(i / d) +
+                        ", field '" + fields_[f].name() + "') contains NaN or infinity";
+      if (p.writer.joinable()) {
+        checked.set_value(false);
+        p.writer.join();
+      }
+      cleanup();
+      throw std::invalid_argument(msg);
+    }
+  }
+  if (p.writer.joinable()) checked.set_value(true);
   try {
     for (size_t f = 0; f < fields_.size(); ++f)
       fields_[f].append(bb.data[f], n, metric_ == Metric::Cosine);
@@ -177,9 +193,7 @@ void Collection::begin_upsert(UpsertBatch b) {
     // replayed on the next open); this handle no longer holds it.
     if (p.writer.joinable()) p.writer.join();
     if (wal_ && !p.error) ++lsn_;
-    for (auto& f : fields_) f.truncate(base);
-    p.active = false;
-    p.batch = UpsertBatch();
+    cleanup();
     throw;
   }
 }

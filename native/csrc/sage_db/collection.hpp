@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <exception>
+#include <future>
 #include <string>
 #include <string_view>
 #include <thread>
