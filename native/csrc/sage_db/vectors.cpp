@@ -117,13 +117,13 @@ float l2sq(const float* a, const float* b, size_t d) {
 }
 
 void normalize(float* v, size_t d) {
-  // Eight independent double accumulators: vectorisable, and no float overflow.
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= d; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += double(v[i + j]) * v[i + j];
-  double n = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < d; ++i) n += double(v[i]) * v[i];
+  // Sum of squares with the (AVX2 when available) float kernel; recomputed in double only
+  // when it overflows or underflows float.
+  double n = dot(v, v, d);
+  if (!std::isfinite(n) || n < 1e-30) {
+    n = 0;
+    for (size_t i = 0; i < d; ++i) n += double(v[i]) * v[i];
+  }
   if (n <= 0) return;
   const float inv = static_cast<float>(1.0 / std::sqrt(n));
   for (size_t i = 0; i < d; ++i) v[i] *= inv;
