@@ -263,7 +263,12 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
                     queries=len(raw_res),
                 )
                 ef_sage = max(64, k, min(1024, int(k / (masks[fname].mean())))) if fname else 64
-                if kind == "hnsw" and fname is not None and ef_sage != 64 and masks[fname].mean() > 0.03:
+                if (
+                    kind == "hnsw"
+                    and fname is not None
+                    and ef_sage != 64
+                    and masks[fname].mean() > 0.03
+                ):
                     # sage_db widens the filtered HNSW beam (efSearch = k / fraction): the same
                     # search in raw FAISS, for a ratio at equal parameters.
                     params_eq = faiss.SearchParametersHNSW(sel=sel, efSearch=ef_sage)
@@ -271,7 +276,9 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
                         lambda i, p=params_eq, raw=raw: raw.search(q[i : i + 1], k, params=p)[1][
                             0
                         ].tolist(),
-                        lambda i, where=where, col=col: as_ints(col.search(q[i], k, where=where).ids),
+                        lambda i, where=where, col=col: as_ints(
+                            col.search(q[i], k, where=where).ids
+                        ),
                         len(q),
                         budget,
                     )

@@ -151,7 +151,9 @@ class Collection:
         self._lock = threading.RLock()
         self._tombstone_ratio = tombstone_ratio
         self._exact_fraction = exact_fraction
-        self._checkpoint_bytes = DEFAULT_CHECKPOINT_BYTES if checkpoint_bytes is None else checkpoint_bytes
+        self._checkpoint_bytes = (
+            DEFAULT_CHECKPOINT_BYTES if checkpoint_bytes is None else checkpoint_bytes
+        )
         if checkpoint_records is None:
             checkpoint_records = DEFAULT_CHECKPOINT_RECORDS[config["index"]]
         self._checkpoint_records = int(checkpoint_records)
@@ -398,7 +400,11 @@ class Collection:
             # The core copies the vectors (checking them) and starts the log append on a
             # background thread; meanwhile FAISS adds the staged rows. upsert_finish waits for
             # the append (write + fdatasync) and commits, or undoes everything and raises.
-            keep = core.upsert_begin(ids, vecs, meta, txt)
+            try:
+                keep = core.upsert_begin(ids, vecs, meta, txt)
+            except BaseException:
+                self._sync_indexes()  # nothing changed, but rows may have moved (out of memory)
+                raise
             added: list[FieldIndex] = []
             try:
                 if self._layout == core.layout_version:
@@ -495,14 +501,17 @@ class Collection:
             try:
                 info = self._core.replay_wal(wal, self._wal_offset, self._wal_base)
             except _core.CorruptionError as exc:
+                # Records before the damage were applied: the indexes must follow them (a
+                # flat index views the core's rows, which may have moved).
+                self._sync_indexes()
                 raise SageDBCorruptionError(str(exc)) from exc
             if info["reset"]:
                 before = self._core.lsn
                 self._load_files(repair=False)
                 return int(self._core.lsn - before)
+            self._sync_indexes()
             self._handle_wal_status(wal, info, repair=False)
             self._wal_offset = info["offset"]
-            self._sync_indexes()
             self._maybe_compact()
             return int(info["applied"])
 
@@ -665,7 +674,11 @@ class Collection:
             return self._search_multi(
                 query, k, where=where, weights=weights, ef_search=ef_search, include=include
             )
-        fname = self._fields[0][0] if field is None and len(self._fields) == 1 else self._field_name(field)
+        fname = (
+            self._fields[0][0]
+            if field is None and len(self._fields) == 1
+            else self._field_name(field)
+        )
         with self._lock:
             q = self._core.prepare_queries(fname, query)
             sel = None if where is None else self._selection(where)

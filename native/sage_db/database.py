@@ -105,8 +105,13 @@ class SageDB:
         if mode == "r" and not os.path.exists(manifest):
             msg = f"no sage_db database at {root} (missing SAGEDB manifest); open it once with mode='w'"
             raise FileNotFoundError(msg)
-        for name, value in (("checkpoint_records", checkpoint_records), ("checkpoint_bytes", checkpoint_bytes)):
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        for name, value in (
+            ("checkpoint_records", checkpoint_records),
+            ("checkpoint_bytes", checkpoint_bytes),
+        ):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
                 msg = f"{name} must be a non-negative int or None, got {value!r}"
                 raise ValueError(msg)
         db = cls(

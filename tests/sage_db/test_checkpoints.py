@@ -27,7 +27,11 @@ def test_auto_checkpoint_by_records_bounds_the_log(tmp_path):
     db = SageDB.open(tmp_path / "db", dim=16, checkpoint_records=500)
     col = db.collection("c", index="hnsw")
     for s in range(0, 1200, 100):
-        col.upsert([str(i) for i in range(s, s + 100)], x[s : s + 100], metadata=[{"i": i} for i in range(s, s + 100)])
+        col.upsert(
+            [str(i) for i in range(s, s + 100)],
+            x[s : s + 100],
+            metadata=[{"i": i} for i in range(s, s + 100)],
+        )
     wal, snap = _files(tmp_path / "db")
     assert snap.exists()
     base = read_header(str(snap))["base_lsn"]
@@ -68,7 +72,11 @@ def test_flat_defaults_to_byte_threshold(tmp_path):
     db.close()
     col2 = SageDB.open(tmp_path / "db").collection("c")
     assert col2.count() == 2000
-    np.testing.assert_allclose(col2.get(["1999"], include_vectors=True)[0]["vectors"]["default"], x[1999] / np.linalg.norm(x[1999]), rtol=1e-5)
+    np.testing.assert_allclose(
+        col2.get(["1999"], include_vectors=True)[0]["vectors"]["default"],
+        x[1999] / np.linalg.norm(x[1999]),
+        rtol=1e-5,
+    )
 
 
 def test_checkpoints_can_be_turned_off(tmp_path):
@@ -164,7 +172,9 @@ def test_crash_during_heavy_writes_reopens_from_snapshot_and_tail(tmp_path, inde
             assert rec is not None, (i, j)
             assert rec["metadata"] == {"batch": i, "j": j}
             assert rec["text"] == f"batch {i} row {j}"
-            np.testing.assert_allclose(rec["vectors"]["default"], x[j] / np.linalg.norm(x[j]), rtol=1e-5)
+            np.testing.assert_allclose(
+                rec["vectors"]["default"], x[j] / np.linalg.norm(x[j]), rtol=1e-5
+            )
     nxt = [r is not None for r in col.get([f"b{acked + 1}-{j}" for j in range(100)])]
     assert all(nxt) or not any(nxt)
     # Searches agree with an exact scan over what was recovered.
