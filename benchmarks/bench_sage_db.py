@@ -30,6 +30,7 @@ import faiss
 import numpy as np
 
 from sage_db import SageDB, _core
+from sage_db.collection import DEFAULT_CHECKPOINT_RECORDS
 
 FILTERS = {  # name -> (sage_db/chroma where, lancedb SQL, predicate on bucket = i % 100)
     "1%": ({"bucket": 7}, "bucket = 7", lambda b: b == 7),
@@ -338,9 +339,9 @@ def bench_vectors(args: argparse.Namespace, report: Report) -> None:
                 checkpoint_s=t_ckpt,
                 records=c3.count(),
             )
-            # Worst case: a crash just before the next automatic checkpoint (HNSW: 10,000
-            # ids since the snapshot; flat: the same count for comparison).
-            tail = min(n, 10_000) - 1
+            # Worst case: a crash just before the next automatic checkpoint (HNSW: the
+            # default threshold of ids since the snapshot; flat: the same count).
+            tail = min(n, DEFAULT_CHECKPOINT_RECORDS["hnsw"]) - 1
             for s in range(0, tail, step):
                 e = min(tail, s + step)
                 c3.upsert([f"t{i}" for i in range(s, e)], x[s:e], metadata=meta[s:e])

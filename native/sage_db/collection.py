@@ -33,7 +33,7 @@ WAL_NAME = "wal.log"
 SNAPSHOT_NAME = "snapshot.sdb"
 # Automatic checkpoints (see Collection._maybe_checkpoint and docs/sage_db.md): a snapshot once
 # this many records were written since the last one (0 = never by count) ...
-DEFAULT_CHECKPOINT_RECORDS = {"flat": 0, "hnsw": 10_000, "ivf": 10_000}
+DEFAULT_CHECKPOINT_RECORDS = {"flat": 0, "hnsw": 5_000, "ivf": 5_000}
 # ... or once the log passes this many bytes.
 DEFAULT_CHECKPOINT_BYTES = 256 << 20
 

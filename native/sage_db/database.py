@@ -94,7 +94,7 @@ class SageDB:
         ``repair=True`` cuts a damaged log at its first bad record instead of raising.
         Automatic checkpoints (writer): a collection is snapshotted once
         ``checkpoint_records`` ids were upserted or deleted since its last snapshot (default
-        10,000 for HNSW and IVF, 0 = off for flat) or its log passes ``checkpoint_bytes``
+        5,000 for HNSW and IVF, 0 = off for flat) or its log passes ``checkpoint_bytes``
         (default 256 MiB), which bounds the log a reopen after a crash replays.
         """
         if mode not in MODES:
