@@ -24,6 +24,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_single_thread_in_child)
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
+_ptr = faiss.swig_ptr
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "flat": {},
@@ -48,6 +49,7 @@ class FieldIndex:
         self.dim = dim
         self.params = {**DEFAULT_PARAMS[kind], **params}
         self.index: Any = None
+        self._rows: np.ndarray | None = None
         self._param_cache: dict[int | None, Any] = {}
         self._filter_cache: tuple[Any, ...] | None = None
         self.reset()
@@ -55,6 +57,7 @@ class FieldIndex:
     # -- building ---------------------------------------------------------------------------
     def reset(self) -> None:
         self._filter_cache = None
+        self._rows = None
         mt = _metric_type(self.metric)
         if self.kind == "flat":
             self.index = faiss.IndexFlat(self.dim, mt)
@@ -75,6 +78,21 @@ class FieldIndex:
 
     def ivf_min_train(self) -> int:
         return int(self.params["nlist"]) * 39
+
+    def attach(self, vectors: np.ndarray) -> None:
+        """Flat only: makes the index search ``vectors`` (the core's rows, a view into its
+        memory) in place instead of holding a copy. The view is valid until the core's next
+        write, so the collection calls this again after every write."""
+        if len(vectors) == 0:
+            self.reset()
+            return
+        index = self.index
+        raw = vectors.reshape(-1).view(np.uint8)
+        index.codes = faiss.MaybeOwnedVectorUInt8.create_view(
+            faiss.swig_ptr(raw), raw.nbytes, index.codes.owner
+        )
+        index.ntotal = len(vectors)
+        self._rows = vectors  # keeps the core (the view's owner) alive
 
     def add(self, vectors: np.ndarray) -> None:
         if len(vectors):
@@ -108,14 +126,20 @@ class FieldIndex:
         ef_search: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search; ``bitmap`` (bit i of byte i/8) restricts the labels searched."""
-        k = max(1, min(k, self.ntotal))
+        index = self.index
+        k = max(1, min(k, index.ntotal))
         if bitmap is None and not (
             self.kind == "hnsw" and k > int(ef_search or self.params["ef_search"])
         ):
             params = self._plain_params(ef_search)
         else:
             params = self._filtered_params(bitmap, ef_search, k, fraction)
-        scores, labels = self.index.search(queries, k, params=params)
+        # ``queries`` comes from the core (C-contiguous float32, dimension checked), so the
+        # FAISS wrapper's checks and conversions are skipped: straight to the C++ search.
+        n = len(queries)
+        scores = np.empty((n, k), dtype=np.float32)
+        labels = np.empty((n, k), dtype=np.int64)
+        index.search_c(n, _ptr(queries), k, _ptr(scores), _ptr(labels), params)
         return labels, scores
 
     def _params(self, ef_search: int | None, k: int, fraction: float) -> Any:
@@ -158,8 +182,9 @@ class FieldIndex:
         return cached
 
     # -- persistence ------------------------------------------------------------------------
-    def serialize(self) -> bytes:
-        return faiss.serialize_index(self.index).tobytes()
+    def serialize(self) -> np.ndarray:
+        """``faiss.serialize_index`` bytes as a uint8 array (the core reads it in place)."""
+        return faiss.serialize_index(self.index)
 
     def load(self, blob: bytes) -> None:
         index = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))

@@ -31,6 +31,11 @@ DEFAULT_FIELD = "default"
 METRICS = ("cosine", "l2", "ip")
 WAL_NAME = "wal.log"
 SNAPSHOT_NAME = "snapshot.sdb"
+# Automatic checkpoints (see Collection._maybe_checkpoint and docs/sage_db.md): a snapshot once
+# this many records were written since the last one (0 = never by count) ...
+DEFAULT_CHECKPOINT_RECORDS = {"flat": 0, "hnsw": 5_000, "ivf": 5_000}
+# ... or once the log passes this many bytes.
+DEFAULT_CHECKPOINT_BYTES = 256 << 20
 
 
 @dataclass(slots=True)
@@ -134,7 +139,8 @@ class Collection:
         snapshot_bytes: bytes | None = None,
         tombstone_ratio: float = 0.2,
         exact_fraction: float = 0.03,
-        checkpoint_bytes: int = 1 << 30,
+        checkpoint_bytes: int | None = None,
+        checkpoint_records: int | None = None,
     ) -> None:
         self._db = db
         self.name = name
@@ -145,7 +151,13 @@ class Collection:
         self._lock = threading.RLock()
         self._tombstone_ratio = tombstone_ratio
         self._exact_fraction = exact_fraction
-        self._checkpoint_bytes = checkpoint_bytes
+        self._checkpoint_bytes = (
+            DEFAULT_CHECKPOINT_BYTES if checkpoint_bytes is None else checkpoint_bytes
+        )
+        if checkpoint_records is None:
+            checkpoint_records = DEFAULT_CHECKPOINT_RECORDS[config["index"]]
+        self._checkpoint_records = int(checkpoint_records)
+        self._logged_records = 0
         self._wal_offset = 0
         self._wal_base = 0
         self._layout = 0
@@ -273,6 +285,7 @@ class Collection:
         self._handle_wal_status(wal, info, repair=repair)
         self._wal_offset = info["offset"]
         self._wal_base = info["base_lsn"]
+        self._logged_records = core.n_slots - n_snapshot
         if self._mode == "w" and not core.has_wal:
             core.attach_wal(wal, self._sync)
         self._adopt(core, blobs, n_snapshot)
@@ -320,6 +333,10 @@ class Collection:
             self._layout = core.layout_version
         n = core.n_slots
         for fname, fi in self._indexes.items():
+            if fi.kind == "flat":
+                # FAISS searches the core's rows in place; re-pointed after every write.
+                fi.attach(core.vectors(fname, 0, n))
+                continue
             if not fi.ready:
                 if core.count >= fi.ivf_min_train():
                     fi.train_ivf(core.vectors(fname, 0, n))
@@ -379,10 +396,47 @@ class Collection:
         meta = None if metadata is None else list(metadata)
         txt = None if texts is None else list(texts)
         with self._lock:
-            self._core.upsert(ids, vecs, meta, txt)
+            core = self._core
+            # The core copies the vectors (checking them) and starts the log append on a
+            # background thread; meanwhile FAISS adds the staged rows. upsert_finish waits for
+            # the append (write + fdatasync) and commits, or undoes everything and raises.
+            try:
+                keep = core.upsert_begin(ids, vecs, meta, txt)
+            except BaseException:
+                self._sync_indexes()  # nothing changed, but rows may have moved (out of memory)
+                raise
+            added: list[FieldIndex] = []
+            try:
+                if self._layout == core.layout_version:
+                    n = core.n_slots
+                    for fname, fi in self._indexes.items():
+                        if fi.kind != "flat" and fi.ready and fi.ntotal == n:
+                            added.append(fi)
+                            fi.add(core.staged_vectors(fname))
+            except BaseException:
+                self._abort_upsert(added)
+                raise
+            try:
+                core.upsert_finish()
+            except BaseException:
+                self._abort_upsert(added)
+                raise
+            del keep
+            self._logged_records += len(ids)
             self._sync_indexes()
             self._maybe_compact()
             self._maybe_checkpoint()
+
+    def _abort_upsert(self, added: list[FieldIndex]) -> None:
+        """An upsert failed after FAISS saw its staged rows: rebuild those indexes."""
+        if self._core.upsert_pending:
+            try:
+                self._core.upsert_finish()
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+        for fi in added:
+            fi.reset()
+        self._sync_indexes()
 
     def delete(self, ids: Sequence[str]) -> int:
         """Deletes records by id; unknown ids are ignored. Returns how many were deleted."""
@@ -390,14 +444,30 @@ class Collection:
         ids = _id_list(ids)
         with self._lock:
             n = int(self._core.delete(ids))
+            self._logged_records += len(ids)
             self._maybe_compact()
             self._maybe_checkpoint()
             return n
 
     def _maybe_checkpoint(self) -> None:
-        wal, _ = self._paths()
-        if self._checkpoint_bytes and os.path.getsize(wal) > self._checkpoint_bytes:
+        """Automatic checkpoint: once the log holds ``checkpoint_records`` writes' worth of
+        records since the last snapshot, or grows past ``checkpoint_bytes``. This bounds
+        how much log a reopen after a crash must replay (and, for HNSW, how much graph it must
+        rebuild)."""
+        if self._dir is None:
+            return
+        limit = self._checkpoint_records
+        if limit and self._core.count and self._pending_records() >= limit:
             self.checkpoint()
+            return
+        if self._checkpoint_bytes:
+            wal, _ = self._paths()
+            if os.path.getsize(wal) > self._checkpoint_bytes:
+                self.checkpoint()
+
+    def _pending_records(self) -> int:
+        """Ids upserted or deleted since the last snapshot (replayed ones included)."""
+        return self._logged_records
 
     def checkpoint(self) -> None:
         """Writes a snapshot (with the FAISS index for hnsw/ivf) and starts an empty log."""
@@ -417,6 +487,7 @@ class Collection:
             core.reset_wal(wal, self._sync)
             self._wal_base = core.lsn
             self._wal_offset = 0
+            self._logged_records = 0
 
     def refresh(self) -> int:
         """Reader: applies the writer's new log records. Returns how many were applied."""
@@ -430,14 +501,17 @@ class Collection:
             try:
                 info = self._core.replay_wal(wal, self._wal_offset, self._wal_base)
             except _core.CorruptionError as exc:
+                # Records before the damage were applied: the indexes must follow them (a
+                # flat index views the core's rows, which may have moved).
+                self._sync_indexes()
                 raise SageDBCorruptionError(str(exc)) from exc
             if info["reset"]:
                 before = self._core.lsn
                 self._load_files(repair=False)
                 return int(self._core.lsn - before)
+            self._sync_indexes()
             self._handle_wal_status(wal, info, repair=False)
             self._wal_offset = info["offset"]
-            self._sync_indexes()
             self._maybe_compact()
             return int(info["applied"])
 
@@ -548,7 +622,7 @@ class Collection:
         labels, scores = fi.search(queries, kk, bitmap, fraction, ef_search)
         ids, sc, counts, slots = core.resolve(labels, scores, k, sel)
         want = min(k, sel.count if sel is not None else live)
-        if int(counts.min()) < want:
+        if min(map(len, ids)) < want:
             short = np.flatnonzero(counts < want)
             # The graph walk found fewer than k allowed neighbours: scan those queries exactly.
             el, es = core.exact_search(fname, queries[short], k, sel)
@@ -594,18 +668,26 @@ class Collection:
         it (k hits whenever k records match). A dict query ``{"text": q1, "image": q2}``
         searches several vector fields together, scored by ``sum(weights[f] * sim_f)``.
         """
-        _check_k(k)
-        if isinstance(query, Mapping):
+        if type(k) is not int or k <= 0:
+            _check_k(k)
+        if type(query) is not np.ndarray and isinstance(query, Mapping):
             return self._search_multi(
                 query, k, where=where, weights=weights, ef_search=ef_search, include=include
             )
-        fname = self._field_name(field)
+        fname = (
+            self._fields[0][0]
+            if field is None and len(self._fields) == 1
+            else self._field_name(field)
+        )
         with self._lock:
             q = self._core.prepare_queries(fname, query)
-            sel = self._selection(where)
+            sel = None if where is None else self._selection(where)
             ids, scores, counts, slots = self._dense(fname, q, k, sel, ef_search)
-            hits = [self._hits(ids[i], scores[i], slots[i], include) for i in range(len(ids))]
-        single = np.ndim(query) == 1
+            if not include:
+                hits = [Hits(ids[i], scores[i, : len(ids[i])]) for i in range(len(ids))]
+            else:
+                hits = [self._hits(ids[i], scores[i], slots[i], include) for i in range(len(ids))]
+        single = (query.ndim if type(query) is np.ndarray else np.ndim(query)) == 1
         return hits[0] if single else hits
 
     def _search_multi(

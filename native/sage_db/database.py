@@ -52,8 +52,19 @@ class SageDB:
     >>> col = db.collection("docs", metric="cosine", index="hnsw")  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | None, *, mode: str, dim: int | None, sync: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | None,
+        *,
+        mode: str,
+        dim: int | None,
+        sync: bool = True,
+        checkpoint_records: int | None = None,
+        checkpoint_bytes: int | None = None,
+    ) -> None:
         self._path = path
+        self._checkpoint_records = checkpoint_records
+        self._checkpoint_bytes = checkpoint_bytes
         self._mode = mode
         self._dim = dim
         self._sync = sync
@@ -71,6 +82,8 @@ class SageDB:
         mode: str = "w",
         sync: bool = True,
         repair: bool = False,
+        checkpoint_records: int | None = None,
+        checkpoint_bytes: int | None = None,
     ) -> SageDB:
         """Creates or reopens the database at ``path``.
 
@@ -79,6 +92,10 @@ class SageDB:
         ``refresh()``. ``sync=True`` fsyncs the log on every write (survives power loss);
         ``sync=False`` only writes it (survives a killed process, not a crashed machine).
         ``repair=True`` cuts a damaged log at its first bad record instead of raising.
+        Automatic checkpoints (writer): a collection is snapshotted once
+        ``checkpoint_records`` ids were upserted or deleted since its last snapshot (default
+        5,000 for HNSW and IVF, 0 = off for flat) or its log passes ``checkpoint_bytes``
+        (default 256 MiB), which bounds the log a reopen after a crash replays.
         """
         if mode not in MODES:
             msg = f"mode must be 'w' (writer) or 'r' (reader), not {mode!r}"
@@ -88,7 +105,23 @@ class SageDB:
         if mode == "r" and not os.path.exists(manifest):
             msg = f"no sage_db database at {root} (missing SAGEDB manifest); open it once with mode='w'"
             raise FileNotFoundError(msg)
-        db = cls(root, mode=mode, dim=dim, sync=sync)
+        for name, value in (
+            ("checkpoint_records", checkpoint_records),
+            ("checkpoint_bytes", checkpoint_bytes),
+        ):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                msg = f"{name} must be a non-negative int or None, got {value!r}"
+                raise ValueError(msg)
+        db = cls(
+            root,
+            mode=mode,
+            dim=dim,
+            sync=sync,
+            checkpoint_records=checkpoint_records,
+            checkpoint_bytes=checkpoint_bytes,
+        )
         db._repair = repair
         if mode == "w":
             os.makedirs(os.path.join(root, "collections"), exist_ok=True)
@@ -280,6 +313,8 @@ class SageDB:
                 mode=self._mode,
                 sync=self._sync,
                 repair=self._repair,
+                checkpoint_records=self._checkpoint_records,
+                checkpoint_bytes=self._checkpoint_bytes,
             )
             self._collections[name] = col
         _check_matches(col, metric=metric, index=index, dim=dim, fields=fields)

@@ -52,7 +52,28 @@ int64_t Collection::slot_of(const std::string& id) const {
   return it == id_to_slot_.end() ? -1 : it->second;
 }
 
+Collection::~Collection() {
+  if (pending_.writer.joinable()) pending_.writer.join();
+}
+
 void Collection::validate(const UpsertBatch& b) const {
+  validate_shape(b);
+  const size_t n = b.ids.size();
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const float* p = b.data[f];
+    const size_t total = n * b.dims[f];
+    for (size_t i = 0; i < total; ++i) {
+      if (!std::isfinite(p[i])) {
+        const size_t row = i / b.dims[f];
+        throw std::invalid_argument("vector for id '" + b.ids[row] + "' (row " +
+                                    std::to_string(row) + ", field '" + fields_[f].name() +
+                                    "') contains NaN or infinity");
+      }
+    }
+  }
+}
+
+void Collection::validate_shape(const UpsertBatch& b) const {
   const size_t n = b.ids.size();
   if (b.field_names.size() != fields_.size())
     throw std::invalid_argument("upsert must give every vector field of the collection");
@@ -64,16 +85,6 @@ void Collection::validate(const UpsertBatch& b) const {
       throw std::invalid_argument("vectors for field '" + fields_[f].name() + "' have dimension " +
                                   std::to_string(b.dims[f]) + ", the collection expects " +
                                   std::to_string(fields_[f].dim()));
-    const float* p = b.data[f];
-    const size_t total = n * b.dims[f];
-    for (size_t i = 0; i < total; ++i) {
-      if (!std::isfinite(p[i])) {
-        const size_t row = i / b.dims[f];
-        throw std::invalid_argument("vector for id '" + b.ids[row] + "' (row " +
-                                    std::to_string(row) + ", field '" + fields_[f].name() +
-                                    "') contains NaN or infinity");
-      }
-    }
   }
   if (b.has_texts && b.texts.size() != n)
     throw std::invalid_argument("got " + std::to_string(n) + " ids but " +
@@ -90,15 +101,126 @@ void Collection::validate(const UpsertBatch& b) const {
   }
 }
 
-void Collection::upsert(const UpsertBatch& b) {
-  validate(b);
+void Collection::upsert(UpsertBatch b) {
+  begin_upsert(std::move(b));
+  finish_upsert();
+}
+
+namespace {
+// Index of the first element that is NaN or infinite (exponent bits all set), or n.
+// Integer bit tests vectorise, so this pass runs at memory speed.
+size_t first_nonfinite(const float* p, size_t n) {
+  const uint32_t* u = reinterpret_cast<const uint32_t*>(p);
+  constexpr size_t kBlock = 4096;
+  for (size_t start = 0; start < n; start += kBlock) {
+    const size_t end = std::min(n, start + kBlock);
+    uint32_t bad = 0;
+    for (size_t i = start; i < end; ++i) bad |= static_cast<uint32_t>((u[i] & 0x7f800000u) == 0x7f800000u);
+    if (bad)
+      for (size_t i = start; i < end; ++i)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return n;
+}
+}  // namespace
+
+void Collection::begin_upsert(UpsertBatch b) {
+  if (pending_.active) throw std::logic_error("an upsert is already in progress");
+  validate_shape(b);
+  const size_t n = b.ids.size();
+  const size_t base = n_slots();
+  Pending& p = pending_;
+  p.base = base;
+  p.error = nullptr;
+  p.batch = std::move(b);
+  p.active = true;
+  const UpsertBatch& bb = p.batch;
+  std::promise<bool> checked;
+  auto cleanup = [&]() {
+    for (auto& f : fields_) f.truncate(base);
+    p.active = false;
+    p.batch = UpsertBatch();
+    p.error = nullptr;
+  };
   if (wal_) {
-    std::vector<uint8_t> rec;
-    frame_record(rec, kUpsert, lsn_ + 1, encode_upsert(b));
-    wal_->append(rec);
+    // The writer thread checksums the record while this thread checks the vectors for NaN
+    // and infinity; it writes (one writev straight from the caller's buffers) and
+    // fdatasyncs only once the check passed, while this thread copies the vectors.
+    try {
+      encode_upsert_parts(bb, p.prefix, p.suffix);
+      std::vector<Piece> payload{{p.prefix.data(), p.prefix.size()}};
+      for (size_t f = 0; f < fields_.size(); ++f)
+        payload.push_back({bb.data[f], n * bb.dims[f] * sizeof(float)});
+      payload.push_back({p.suffix.data(), p.suffix.size()});
+      WalWriter* wal = wal_.get();
+      const uint64_t lsn = lsn_ + 1;
+      p.writer = std::thread([wal, lsn, payload = std::move(payload), go = checked.get_future(), &p]() mutable {
+        try {
+          frame_head(p.head, kUpsert, lsn, payload);
+          if (!go.get()) return;
+          std::vector<Piece> pieces{{p.head, kRecordHeader}};
+          pieces.insert(pieces.end(), payload.begin(), payload.end());
+          wal->append_pieces(pieces);
+        } catch (...) {
+          p.error = std::current_exception();
+        }
+      });
+    } catch (...) {
+      cleanup();
+      throw;
+    }
+  }
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    const size_t d = bb.dims[f];
+    const size_t i = first_nonfinite(bb.data[f], n * d);
+    if (i < n * d) {
+      std::string msg = "vector for id '" + bb.ids[i / d] + "' (row " + std::to_string(i / d) +
+                        ", field '" + fields_[f].name() + "') contains NaN or infinity";
+      if (p.writer.joinable()) {
+        checked.set_value(false);
+        p.writer.join();
+      }
+      cleanup();
+      throw std::invalid_argument(msg);
+    }
+  }
+  if (p.writer.joinable()) checked.set_value(true);
+  try {
+    for (size_t f = 0; f < fields_.size(); ++f)
+      fields_[f].append(bb.data[f], n, metric_ == Metric::Cosine);
+  } catch (...) {
+    // Out of memory while copying. A record that reached the log keeps its lsn (it is
+    // replayed on the next open); this handle no longer holds it.
+    if (p.writer.joinable()) p.writer.join();
+    if (wal_ && !p.error) ++lsn_;
+    cleanup();
+    throw;
+  }
+}
+
+void Collection::finish_upsert() {
+  Pending& p = pending_;
+  if (!p.active) return;
+  if (p.writer.joinable()) p.writer.join();
+  p.active = false;
+  std::exception_ptr err = p.error;
+  p.error = nullptr;
+  UpsertBatch b = std::move(p.batch);
+  p.batch = UpsertBatch();
+  p.prefix.clear();
+  p.suffix.clear();
+  if (err) {
+    for (auto& f : fields_) f.truncate(p.base);
+    std::rethrow_exception(err);
   }
   ++lsn_;
-  apply_upsert(b);
+  commit_upsert(b, p.base);
+}
+
+const float* Collection::staged_rows(size_t f, size_t& n) const {
+  const VectorStore& vs = fields_[f];
+  n = vs.rows() - n_slots();
+  return vs.data() + n_slots() * vs.dim();
 }
 
 size_t Collection::remove(const std::vector<std::string>& ids) {
@@ -126,6 +248,11 @@ void Collection::apply_upsert(const UpsertBatch& b) {
   const size_t base = n_slots();
   for (size_t f = 0; f < fields_.size(); ++f)
     fields_[f].append(b.data[f], n, metric_ == Metric::Cosine);
+  commit_upsert(b, base);
+}
+
+void Collection::commit_upsert(const UpsertBatch& b, size_t base) {
+  const size_t n = b.ids.size();
   slot_ids_.reserve(base + n);
   alive_.resize(base + n, 1);
   texts_.resize(base + n);
@@ -217,8 +344,15 @@ ReplayInfo Collection::replay_wal(const std::string& path, size_t offset, int64_
 }
 
 std::vector<uint8_t> Collection::snapshot(
-    const std::vector<std::pair<std::string, std::string>>& blobs) const {
+    const std::vector<std::pair<std::string, std::string_view>>& blobs) const {
   std::vector<uint8_t> out = encode_header(kSnapMagic, lsn_, config_);
+  {
+    size_t estimate = out.size() + 64;
+    for (const auto& f : fields_) estimate += n_alive_ * f.dim() * sizeof(float);
+    estimate += n_alive_ * 48;
+    for (const auto& blob : blobs) estimate += blob.second.size() + blob.first.size() + 32;
+    out.reserve(estimate);
+  }
   constexpr size_t kChunk = 4096;
   std::vector<int64_t> live;
   live.reserve(n_alive_);
@@ -251,20 +385,37 @@ std::vector<uint8_t> Collection::snapshot(
       b.texts.push_back(has_text_[s] ? texts_[s] : std::string());
       b.meta.push_back(meta_.row(s));
     }
-    // Chunk payload: u32 n | n x u8 has_text | upsert payload (texts of absent ones empty).
+    // Chunk payload: u32 n | n x u8 has_text | upsert payload (texts of absent ones empty),
+    // framed from its pieces so the vectors are copied once, into `out`.
     ByteWriter w;
     w.u32(static_cast<uint32_t>(end - start));
     for (size_t j = start; j < end; ++j) w.u8(has_text_[static_cast<size_t>(live[j])]);
-    std::vector<uint8_t> body = encode_upsert(b);
-    std::vector<uint8_t> payload = std::move(w.buf);
-    payload.insert(payload.end(), body.begin(), body.end());
-    frame_record(out, kSnapChunk, lsn_, payload);
+    std::vector<uint8_t> prefix, suffix;
+    encode_upsert_parts(b, prefix, suffix);
+    std::vector<Piece> payload{{w.buf.data(), w.buf.size()}, {prefix.data(), prefix.size()}};
+    for (size_t f = 0; f < fields_.size(); ++f)
+      payload.push_back({b.data[f], (end - start) * b.dims[f] * sizeof(float)});
+    payload.push_back({suffix.data(), suffix.size()});
+    uint8_t head[kRecordHeader];
+    frame_head(head, kSnapChunk, lsn_, payload);
+    out.insert(out.end(), head, head + kRecordHeader);
+    for (const auto& pc : payload) {
+      const auto* q = static_cast<const uint8_t*>(pc.data);
+      out.insert(out.end(), q, q + pc.size);
+    }
   }
   for (const auto& blob : blobs) {
+    // Framed from the caller's buffer: the (large) index bytes are copied once, into `out`.
     ByteWriter w;
     w.str(blob.first);
-    w.raw(blob.second.data(), blob.second.size());
-    frame_record(out, kSnapIndex, lsn_, w.buf);
+    std::vector<Piece> payload{{w.buf.data(), w.buf.size()}, {blob.second.data(), blob.second.size()}};
+    uint8_t head[kRecordHeader];
+    frame_head(head, kSnapIndex, lsn_, payload);
+    out.reserve(out.size() + kRecordHeader + w.buf.size() + blob.second.size() + 64);
+    out.insert(out.end(), head, head + kRecordHeader);
+    out.insert(out.end(), w.buf.begin(), w.buf.end());
+    const auto* b = reinterpret_cast<const uint8_t*>(blob.second.data());
+    out.insert(out.end(), b, b + blob.second.size());
   }
   ByteWriter end;
   end.u64(live.size());
@@ -289,7 +440,7 @@ std::vector<std::pair<std::string, std::string>> Collection::load_snapshot(const
         const size_t m = head.u32();
         const uint8_t* fp = head.span(m);
         std::vector<uint8_t> flags(fp, fp + m);
-        UpsertBatch b = decode_upsert(p + head.pos(), len - head.pos());
+        UpsertBatch b = decode_upsert(p + head.pos(), len - head.pos(), /*borrow_vectors=*/true);
         if (b.ids.size() != m || !b.has_texts) throw DecodeError("snapshot chunk is inconsistent");
         const size_t base = n_slots();
         b.has_texts = false;

@@ -6,7 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <exception>
+#include <future>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -41,9 +45,25 @@ class Collection {
   Collection(const std::vector<std::pair<std::string, size_t>>& fields, Metric metric,
              std::string config);
 
+  ~Collection();
+  Collection(const Collection&) = delete;
+  Collection& operator=(const Collection&) = delete;
+
   // Write path. Throws std::invalid_argument (nothing changed) on bad input.
   void validate(const UpsertBatch& b) const;
-  void upsert(const UpsertBatch& b);
+  void upsert(UpsertBatch b);
+  // Two-phase upsert. begin_upsert checks the batch, copies (and for cosine normalises) its
+  // vectors into staged rows past n_slots() in the same pass that checks them for NaN and
+  // infinity, then starts the log append (one writev straight from the caller's buffers, one
+  // fdatasync) on a background thread. The caller's buffers must stay alive and unchanged
+  // until finish_upsert. Staged rows may be read meanwhile (staged_rows). finish_upsert waits
+  // for the append and commits the batch, or, when the append failed, drops the staged rows
+  // and rethrows: then nothing changed.
+  void begin_upsert(UpsertBatch b);
+  void finish_upsert();
+  bool upsert_pending() const { return pending_.active; }
+  // Rows staged by begin_upsert for field f (n of them), valid until the next write.
+  const float* staged_rows(size_t f, size_t& n) const;
   size_t remove(const std::vector<std::string>& ids);
 
   void attach_wal(const std::string& path, bool sync);
@@ -57,7 +77,7 @@ class Collection {
   // a new log) is not read: the result has reset = true.
   ReplayInfo replay_wal(const std::string& path, size_t offset, int64_t expected_base = -1);
   // Snapshot of live records; index blobs are (field, bytes) pairs stored verbatim.
-  std::vector<uint8_t> snapshot(const std::vector<std::pair<std::string, std::string>>& blobs) const;
+  std::vector<uint8_t> snapshot(const std::vector<std::pair<std::string, std::string_view>>& blobs) const;
   // Loads a snapshot into an empty collection and returns its index blobs.
   std::vector<std::pair<std::string, std::string>> load_snapshot(const uint8_t* data, size_t n,
                                                                  const std::string& what);
@@ -89,7 +109,9 @@ class Collection {
   const BM25Index& bm25() const { return bm25_; }
 
  private:
+  void validate_shape(const UpsertBatch& b) const;  // every check but finiteness
   void apply_upsert(const UpsertBatch& b);
+  void commit_upsert(const UpsertBatch& b, size_t base);  // ids, metadata, texts of staged rows
   size_t apply_delete(const std::vector<std::string>& ids);
   void kill(size_t slot);
 
@@ -107,6 +129,17 @@ class Collection {
   uint64_t lsn_ = 0;
   uint64_t layout_version_ = 0;
   std::unique_ptr<WalWriter> wal_;
+
+  struct Pending {
+    bool active = false;
+    UpsertBatch batch;
+    size_t base = 0;
+    std::vector<uint8_t> prefix, suffix;
+    uint8_t head[kRecordHeader];
+    std::thread writer;
+    std::exception_ptr error;
+  };
+  Pending pending_;
 };
 
 }  // namespace sagedb

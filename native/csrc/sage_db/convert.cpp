@@ -44,9 +44,60 @@ py::object from_value(const Value& v) {
   }
 }
 
+// Fast path for the common metadata dict: str keys (not empty, not starting with '$') and
+// exact bool/int/float/str values, read through the CPython API. Returns false (row left
+// empty) for anything else; the general path then converts it and reports errors.
+bool fast_meta_row(PyObject* d, MetaRow& row) {
+  row.reserve(static_cast<size_t>(PyDict_GET_SIZE(d)));
+  Py_ssize_t pos = 0;
+  PyObject *k, *v;
+  while (PyDict_Next(d, &pos, &k, &v)) {
+    if (!PyUnicode_CheckExact(k)) return false;
+    Py_ssize_t klen;
+    const char* ks = PyUnicode_AsUTF8AndSize(k, &klen);
+    if (!ks || klen == 0 || ks[0] == '$') {
+      PyErr_Clear();
+      return false;
+    }
+    if (v == Py_None) continue;
+    Value val;
+    if (PyBool_Check(v)) {
+      val.type = VType::Bool;
+      val.i = v == Py_True ? 1 : 0;
+    } else if (PyLong_CheckExact(v)) {
+      int overflow = 0;
+      long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+      if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return false;
+      }
+      val.type = VType::Int;
+      val.i = x;
+    } else if (PyFloat_CheckExact(v)) {
+      val.type = VType::Float;
+      val.f = PyFloat_AS_DOUBLE(v);
+      if (val.f != val.f) return false;
+    } else if (PyUnicode_CheckExact(v)) {
+      Py_ssize_t vlen;
+      const char* vs = PyUnicode_AsUTF8AndSize(v, &vlen);
+      if (!vs) {
+        PyErr_Clear();
+        return false;
+      }
+      val.type = VType::Str;
+      val.s.assign(vs, static_cast<size_t>(vlen));
+    } else {
+      return false;
+    }
+    row.emplace_back(std::string(ks, static_cast<size_t>(klen)), std::move(val));
+  }
+  return true;
+}
+
 MetaRow to_meta_row(const py::handle& obj, const std::string& where) {
   MetaRow row;
   if (obj.is_none()) return row;
+
   if (!py::isinstance<py::dict>(obj))
     throw py::type_error(where + ": metadata must be a dict (or None)");
   for (auto kv : py::reinterpret_borrow<py::dict>(obj)) {

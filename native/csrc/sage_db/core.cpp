@@ -84,15 +84,15 @@ const uint8_t* mask_of(const Selection* sel, const Collection& c) {
   return sel ? sel->mask.data() : nullptr;
 }
 
-void upsert(Collection& c, const py::list& ids, const py::list& vectors, const py::object& metadata,
-            const py::object& texts) {
+// Converts the arguments of an upsert; `keep` receives the arrays the batch points into.
+UpsertBatch make_batch(const Collection& c, const py::list& ids, const py::list& vectors,
+                       const py::object& metadata, const py::object& texts, py::list& keep) {
   UpsertBatch b;
   b.ids = to_strings(ids, "ids");
   const size_t n = b.ids.size();
   if (vectors.size() != c.n_fields())
     throw py::value_error("expected vectors for " + std::to_string(c.n_fields()) + " fields, got " +
                           std::to_string(vectors.size()));
-  std::vector<FloatArray> keep;
   for (size_t f = 0; f < c.n_fields(); ++f) {
     const std::string& name = c.field(f).name();
     auto arr = FloatArray::ensure(vectors[f]);
@@ -107,13 +107,19 @@ void upsert(Collection& c, const py::list& ids, const py::list& vectors, const p
     b.field_names.push_back(name);
     b.dims.push_back(static_cast<size_t>(arr.shape(1)));
     b.data.push_back(arr.data());
-    keep.push_back(arr);
+    keep.append(arr);
   }
   if (!metadata.is_none()) {
     b.has_meta = true;
     size_t i = 0;
+    if (py::isinstance<py::list>(metadata)) b.meta.reserve(py::len(metadata));
     for (auto m : metadata) {
-      b.meta.push_back(to_meta_row(m, "metadata[" + std::to_string(i) + "]"));
+      MetaRow row;
+      if (!m.is_none() && !(PyDict_CheckExact(m.ptr()) && fast_meta_row(m.ptr(), row))) {
+        row.clear();
+        row = to_meta_row(m, "metadata[" + std::to_string(i) + "]");
+      }
+      b.meta.push_back(std::move(row));
       ++i;
     }
   }
@@ -121,8 +127,28 @@ void upsert(Collection& c, const py::list& ids, const py::list& vectors, const p
     b.has_texts = true;
     b.texts = to_strings(texts, "texts");
   }
+  return b;
+}
+
+void upsert(Collection& c, const py::list& ids, const py::list& vectors, const py::object& metadata,
+            const py::object& texts) {
+  py::list keep;
+  UpsertBatch b = make_batch(c, ids, vectors, metadata, texts, keep);
   py::gil_scoped_release nogil;
-  c.upsert(b);
+  c.upsert(std::move(b));
+}
+
+// First half of a two-phase upsert (see Collection::begin_upsert). Returns the arrays the
+// log append reads from: the caller holds them until upsert_finish().
+py::list upsert_begin(Collection& c, const py::list& ids, const py::list& vectors,
+                      const py::object& metadata, const py::object& texts) {
+  py::list keep;
+  UpsertBatch b = make_batch(c, ids, vectors, metadata, texts, keep);
+  {
+    py::gil_scoped_release nogil;
+    c.begin_upsert(std::move(b));
+  }
+  return keep;
 }
 
 py::tuple exact_search(const Collection& c, py::handle field, const FloatArray& q, size_t k,
@@ -211,19 +237,33 @@ py::dict read_header(const std::string& path) {
   return header_dict(decode_header(head.data(), head.size(), kSnapMagic, "'" + path + "'"), "snapshot");
 }
 
-std::vector<std::pair<std::string, std::string>> to_blobs(const py::object& blobs) {
-  std::vector<std::pair<std::string, std::string>> out;
+// (field, index bytes) pairs viewing the callers' buffers (bytes or NumPy uint8 arrays);
+// `keep` holds the buffers while the views are used.
+std::vector<std::pair<std::string, std::string_view>> to_blobs(const py::object& blobs,
+                                                               std::vector<py::buffer_info>& keep) {
+  std::vector<std::pair<std::string, std::string_view>> out;
   if (blobs.is_none()) return out;
   for (auto item : blobs) {
     auto t = item.cast<py::tuple>();
-    out.emplace_back(t[0].cast<std::string>(), t[1].cast<std::string>());
+    keep.push_back(py::reinterpret_borrow<py::buffer>(t[1]).request());
+    const py::buffer_info& info = keep.back();
+    out.emplace_back(t[0].cast<std::string>(),
+                     std::string_view(static_cast<const char*>(info.ptr),
+                                      static_cast<size_t>(info.size * info.itemsize)));
   }
   return out;
 }
 
-py::list from_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) {
+// Index blobs as NumPy uint8 arrays that take over the strings (no copy).
+py::list from_blobs(std::vector<std::pair<std::string, std::string>>& blobs) {
   py::list out;
-  for (const auto& b : blobs) out.append(py::make_tuple(b.first, py::bytes(b.second)));
+  for (auto& b : blobs) {
+    auto* heap = new std::string(std::move(b.second));
+    py::capsule owner(heap, [](void* p) { delete static_cast<std::string*>(p); });
+    py::array_t<uint8_t> arr({static_cast<py::ssize_t>(heap->size())},
+                             reinterpret_cast<const uint8_t*>(heap->data()), owner);
+    out.append(py::make_tuple(b.first, arr));
+  }
   return out;
 }
 
@@ -277,6 +317,19 @@ PYBIND11_MODULE(_core, m) {
            py::arg("fields"), py::arg("metric"), py::arg("config"))
       .def("upsert", &upsert, py::arg("ids"), py::arg("vectors"), py::arg("metadata") = py::none(),
            py::arg("texts") = py::none())
+      .def("upsert_begin", &upsert_begin, py::arg("ids"), py::arg("vectors"),
+           py::arg("metadata") = py::none(), py::arg("texts") = py::none())
+      .def("upsert_finish", &Collection::finish_upsert, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("upsert_pending", &Collection::upsert_pending)
+      .def("staged_vectors", [](py::object self, py::handle field) {
+        Collection& c = self.cast<Collection&>();
+        const size_t f = field_arg(c, field);
+        size_t n = 0;
+        const float* p = c.staged_rows(f, n);
+        // A view into C++ memory, valid until upsert_finish: use it at once.
+        return py::array_t<float>({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(c.field(f).dim())},
+                                  p, self);
+      }, py::arg("field"))
       .def("delete", [](Collection& c, const py::list& ids) {
         auto v = to_strings(ids, "ids");
         py::gil_scoped_release nogil;
@@ -303,7 +356,8 @@ PYBIND11_MODULE(_core, m) {
         return d;
       }, py::arg("path"), py::arg("offset") = 0, py::arg("expected_base") = -1)
       .def("snapshot", [](const Collection& c, const py::object& blobs) {
-        auto b = to_blobs(blobs);
+        std::vector<py::buffer_info> keep;
+        auto b = to_blobs(blobs, keep);
         std::vector<uint8_t> out;
         {
           py::gil_scoped_release nogil;
@@ -312,7 +366,8 @@ PYBIND11_MODULE(_core, m) {
         return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
       }, py::arg("index_blobs") = py::none())
       .def("write_snapshot", [](const Collection& c, const std::string& path, const py::object& blobs) {
-        auto b = to_blobs(blobs);
+        std::vector<py::buffer_info> keep;
+        auto b = to_blobs(blobs, keep);
         py::gil_scoped_release nogil;
         write_file_atomic(path, c.snapshot(b));
       }, py::arg("path"), py::arg("index_blobs") = py::none())
@@ -320,7 +375,7 @@ PYBIND11_MODULE(_core, m) {
         std::vector<std::pair<std::string, std::string>> blobs;
         {
           py::gil_scoped_release nogil;
-          auto data = read_file(path);
+          MappedFile data(path);
           blobs = c.load_snapshot(data.data(), data.size(), "snapshot '" + path + "'");
         }
         return from_blobs(blobs);

@@ -49,7 +49,13 @@ Value Column::get(size_t slot) const {
 }
 
 void MetadataStore::set_row(size_t slot, const MetaRow& row) {
-  for (const auto& kv : row) cols_[kv.first].set(slot, kv.second);
+  if (hint_.size() < row.size()) hint_.resize(row.size(), {std::string(), nullptr});
+  for (size_t i = 0; i < row.size(); ++i) {
+    const auto& kv = row[i];
+    auto& h = hint_[i];
+    if (!h.second || h.first != kv.first) h = {kv.first, &cols_[kv.first]};
+    h.second->set(slot, kv.second);
+  }
 }
 
 MetaRow MetadataStore::row(size_t slot) const {
@@ -79,6 +85,7 @@ void MetadataStore::compact(const std::vector<int64_t>& keep) {
     if (!c.type.empty()) fresh.emplace(kv.first, std::move(c));
   }
   cols_ = std::move(fresh);
+  hint_.clear();
 }
 
 namespace {

@@ -43,11 +43,17 @@ class MetadataStore {
   const Column* column(const std::string& name) const;
   // Rebuilds the store keeping only `keep` slots, renumbered 0..keep.size()-1.
   void compact(const std::vector<int64_t>& keep);
-  void clear() { cols_.clear(); }
+  void clear() {
+    cols_.clear();
+    hint_.clear();
+  }
   size_t n_columns() const { return cols_.size(); }
 
  private:
   std::unordered_map<std::string, Column> cols_;
+  // Column of the i-th key of the previous row: rows usually repeat the same keys in the
+  // same order, so set_row mostly skips the hash lookup. Map nodes never move.
+  std::vector<std::pair<std::string, Column*>> hint_;
 };
 
 enum class Op : uint8_t { Eq, Ne, Gt, Gte, Lt, Lte, In, Nin, And, Or };

@@ -5,12 +5,13 @@
 
 namespace sagedb {
 
-std::vector<uint8_t> encode_upsert(const UpsertBatch& b) {
+void encode_upsert_parts(const UpsertBatch& b, std::vector<uint8_t>& prefix,
+                         std::vector<uint8_t>& suffix) {
   ByteWriter w;
   const size_t n = b.ids.size();
-  size_t reserve = 16;
-  for (size_t f = 0; f < b.dims.size(); ++f) reserve += n * b.dims[f] * 4;
-  w.buf.reserve(reserve + n * 32);
+  size_t ids_bytes = 0;
+  for (const auto& id : b.ids) ids_bytes += 4 + id.size();
+  w.buf.reserve(16 + ids_bytes + 64 * b.field_names.size());
   w.u32(static_cast<uint32_t>(n));
   w.u32(static_cast<uint32_t>(b.field_names.size()));
   for (size_t f = 0; f < b.field_names.size(); ++f) {
@@ -18,31 +19,53 @@ std::vector<uint8_t> encode_upsert(const UpsertBatch& b) {
     w.u32(static_cast<uint32_t>(b.dims[f]));
   }
   for (const auto& id : b.ids) w.str(id);
-  for (size_t f = 0; f < b.data.size(); ++f) w.raw(b.data[f], n * b.dims[f] * sizeof(float));
-  w.u8(b.has_texts);
-  if (b.has_texts)
-    for (const auto& t : b.texts) w.str(t);
-  w.u8(b.has_meta);
+  prefix = std::move(w.buf);
+  ByteWriter t;
+  t.u8(b.has_texts);
+  if (b.has_texts) {
+    size_t bytes = 0;
+    for (const auto& x : b.texts) bytes += 4 + x.size();
+    t.buf.reserve(bytes + 2 + n * 24);
+    for (const auto& x : b.texts) t.str(x);
+  }
+  t.u8(b.has_meta);
   if (b.has_meta) {
     for (const auto& row : b.meta) {
-      w.u32(static_cast<uint32_t>(row.size()));
+      t.u32(static_cast<uint32_t>(row.size()));
       for (const auto& kv : row) {
-        w.str(kv.first);
-        w.u8(static_cast<uint8_t>(kv.second.type));
+        t.str(kv.first);
+        t.u8(static_cast<uint8_t>(kv.second.type));
         switch (kv.second.type) {
-          case VType::Bool: w.u8(static_cast<uint8_t>(kv.second.i)); break;
-          case VType::Int: w.i64(kv.second.i); break;
-          case VType::Float: w.f64(kv.second.f); break;
-          case VType::Str: w.str(kv.second.s); break;
+          case VType::Bool: t.u8(static_cast<uint8_t>(kv.second.i)); break;
+          case VType::Int: t.i64(kv.second.i); break;
+          case VType::Float: t.f64(kv.second.f); break;
+          case VType::Str: t.str(kv.second.s); break;
           case VType::Null: break;
         }
       }
     }
   }
-  return std::move(w.buf);
+  suffix = std::move(t.buf);
 }
 
-UpsertBatch decode_upsert(const uint8_t* p, size_t len) {
+std::vector<uint8_t> encode_upsert(const UpsertBatch& b) {
+  std::vector<uint8_t> prefix, suffix;
+  encode_upsert_parts(b, prefix, suffix);
+  const size_t n = b.ids.size();
+  size_t total = prefix.size() + suffix.size();
+  for (size_t f = 0; f < b.dims.size(); ++f) total += n * b.dims[f] * sizeof(float);
+  std::vector<uint8_t> out;
+  out.reserve(total);
+  out.insert(out.end(), prefix.begin(), prefix.end());
+  for (size_t f = 0; f < b.data.size(); ++f) {
+    const auto* p = reinterpret_cast<const uint8_t*>(b.data[f]);
+    out.insert(out.end(), p, p + n * b.dims[f] * sizeof(float));
+  }
+  out.insert(out.end(), suffix.begin(), suffix.end());
+  return out;
+}
+
+UpsertBatch decode_upsert(const uint8_t* p, size_t len, bool borrow_vectors) {
   ByteReader r(p, len);
   UpsertBatch b;
   const size_t n = r.u32();
@@ -57,6 +80,10 @@ UpsertBatch decode_upsert(const uint8_t* p, size_t len) {
   for (size_t f = 0; f < nf; ++f) {
     const size_t bytes = n * b.dims[f] * sizeof(float);
     const uint8_t* src = r.span(bytes);
+    if (borrow_vectors) {
+      b.data.push_back(reinterpret_cast<const float*>(src));
+      continue;
+    }
     b.owned[f].resize(n * b.dims[f]);
     std::memcpy(b.owned[f].data(), src, bytes);
     b.data.push_back(b.owned[f].data());

@@ -29,7 +29,13 @@ struct UpsertBatch {
 };
 
 std::vector<uint8_t> encode_upsert(const UpsertBatch& b);
-UpsertBatch decode_upsert(const uint8_t* p, size_t n);
+// The upsert payload without its vector bytes: `prefix` (counts, field names, ids) and
+// `suffix` (texts, metadata). prefix | field 0 data | field 1 data ... | suffix is the payload.
+void encode_upsert_parts(const UpsertBatch& b, std::vector<uint8_t>& prefix,
+                         std::vector<uint8_t>& suffix);
+// With borrow_vectors, data[f] points into `p` itself (possibly unaligned: read it only
+// with memcpy, as VectorStore::append does) instead of into owned copies.
+UpsertBatch decode_upsert(const uint8_t* p, size_t n, bool borrow_vectors = false);
 std::vector<uint8_t> encode_delete(const std::vector<std::string>& ids);
 std::vector<std::string> decode_delete(const uint8_t* p, size_t n);
 

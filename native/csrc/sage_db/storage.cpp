@@ -2,10 +2,14 @@
 #include "storage.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -86,6 +90,22 @@ void frame_record(std::vector<uint8_t>& out, uint8_t type, uint64_t lsn,
   out.insert(out.end(), payload.begin(), payload.end());
 }
 
+void frame_head(uint8_t (&head)[kRecordHeader], uint8_t type, uint64_t lsn,
+                const std::vector<Piece>& payload) {
+  size_t total = 0;
+  for (const auto& p : payload) total += p.size;
+  if (total > 0xFFFFFFFFull)
+    throw std::invalid_argument("one write may hold at most 4 GiB of data; split the upsert");
+  const uint32_t len = static_cast<uint32_t>(total);
+  std::memcpy(head, &len, 4);
+  head[8] = type;
+  std::memcpy(head + 9, &lsn, 8);
+  uint32_t c = crc32(head, 4);
+  c = crc32(head + 8, 9, c);
+  for (const auto& p : payload) c = crc32(static_cast<const uint8_t*>(p.data), p.size, c);
+  std::memcpy(head + 4, &c, 4);
+}
+
 ScanResult scan_records(const uint8_t* data, size_t n, size_t offset,
                         const std::function<void(uint8_t, uint64_t, const uint8_t*, size_t)>& fn) {
   ScanResult res;
@@ -156,6 +176,35 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return buf;
 }
 
+MappedFile::MappedFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) sys_error("cannot open", path);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    sys_error("cannot stat", path);
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+      ::madvise(p, size_, MADV_SEQUENTIAL);
+      data_ = static_cast<const uint8_t*>(p);
+      mapped_ = true;
+    }
+  }
+  ::close(fd);
+  if (!mapped_) {
+    fallback_ = read_file(path);
+    data_ = fallback_.data();
+    size_ = fallback_.size();
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -194,6 +243,36 @@ void WalWriter::append(const std::vector<uint8_t>& bytes) {
     if (sync_ && ::fdatasync(fd_) != 0) sys_error("cannot fdatasync", path_);
   } catch (...) {
     // A failed append (disk full, I/O error) must not leave half a record behind.
+    if (before >= 0 && ::ftruncate(fd_, before) != 0) {
+    }
+    throw;
+  }
+}
+
+void WalWriter::append_pieces(const std::vector<Piece>& pieces) {
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
+  try {
+    std::vector<iovec> iov;
+    iov.reserve(pieces.size());
+    for (const auto& p : pieces)
+      if (p.size) iov.push_back({const_cast<void*>(p.data), p.size});
+    size_t i = 0;
+    while (i < iov.size()) {
+      const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+      ssize_t w = ::writev(fd_, iov.data() + i, cnt);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        sys_error("cannot write", path_);
+      }
+      size_t left = static_cast<size_t>(w);
+      while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+      if (left) {
+        iov[i].iov_base = static_cast<uint8_t*>(iov[i].iov_base) + left;
+        iov[i].iov_len -= left;
+      }
+    }
+    if (sync_ && ::fdatasync(fd_) != 0) sys_error("cannot fdatasync", path_);
+  } catch (...) {
     if (before >= 0 && ::ftruncate(fd_, before) != 0) {
     }
     throw;

@@ -49,6 +49,16 @@ FileHeader decode_header(const uint8_t* data, size_t n, const char* magic, const
 void frame_record(std::vector<uint8_t>& out, uint8_t type, uint64_t lsn,
                   const std::vector<uint8_t>& payload);
 
+// A byte range that is part of a record payload (not owned).
+struct Piece {
+  const void* data;
+  size_t size;
+};
+
+// The 17-byte record head for a payload given as consecutive pieces (checksum over all).
+void frame_head(uint8_t (&head)[kRecordHeader], uint8_t type, uint64_t lsn,
+                const std::vector<Piece>& payload);
+
 enum class ScanStatus { Ok, TornTail, Corrupt };
 
 struct ScanResult {
@@ -65,6 +75,24 @@ ScanResult scan_records(const uint8_t* data, size_t n, size_t offset,
                         const std::function<void(uint8_t, uint64_t, const uint8_t*, size_t)>& fn);
 
 std::vector<uint8_t> read_file(const std::string& path);
+
+// A whole file mapped read-only (no copy, no zero-fill). Only for files that are replaced by
+// rename and never cut in place (snapshots): a mapping of a file truncated under it faults.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  std::vector<uint8_t> fallback_;
+};
 // Writes to path + ".tmp", fsyncs, renames over path and fsyncs the directory.
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes);
 void truncate_file(const std::string& path, size_t size);
@@ -77,6 +105,9 @@ class WalWriter {
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
   void append(const std::vector<uint8_t>& bytes);
+  // One record written with a single writev() straight from the pieces (no copy), then one
+  // fdatasync() when `sync`. On failure the file is cut back to its previous length.
+  void append_pieces(const std::vector<Piece>& pieces);
   const std::string& path() const { return path_; }
 
  private:

@@ -5,7 +5,11 @@
 #include <cmath>
 #include <limits>
 #include <queue>
+#include <new>
 #include <stdexcept>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -113,24 +117,55 @@ float l2sq(const float* a, const float* b, size_t d) {
 }
 
 void normalize(float* v, size_t d) {
-  double n = 0;
-  for (size_t i = 0; i < d; ++i) n += double(v[i]) * v[i];
+  // Sum of squares with the (AVX2 when available) float kernel; recomputed in double only
+  // when it overflows or underflows float.
+  double n = dot(v, v, d);
+  if (!std::isfinite(n) || n < 1e-30) {
+    n = 0;
+    for (size_t i = 0; i < d; ++i) n += double(v[i]) * v[i];
+  }
   if (n <= 0) return;
   const float inv = static_cast<float>(1.0 / std::sqrt(n));
   for (size_t i = 0; i < d; ++i) v[i] *= inv;
 }
 
+FloatBuffer::~FloatBuffer() {
+  if (p_) ::munmap(p_, cap_ * sizeof(float));
+}
+
+void FloatBuffer::reserve(size_t n) {
+  if (n <= cap_) return;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t bytes = (n * sizeof(float) + page - 1) / page * page;
+  void* q = p_ ? ::mremap(p_, cap_ * sizeof(float), bytes, MREMAP_MAYMOVE)
+               : ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (q == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  // Large rows arrays fault in 2 MiB at a time where transparent huge pages are enabled.
+  if (bytes >= (4u << 20)) ::madvise(q, bytes, MADV_HUGEPAGE);
+#endif
+  p_ = static_cast<float*>(q);
+  cap_ = bytes / sizeof(float);
+}
+
 void VectorStore::append(const float* rows, size_t n, bool normalize_rows) {
   const size_t start = data_.size();
-  data_.insert(data_.end(), rows, rows + n * dim_);
-  if (normalize_rows)
-    for (size_t r = 0; r < n; ++r) normalize(data_.data() + start + r * dim_, dim_);
+  if (start + n * dim_ > data_.capacity()) data_.reserve(std::max(start + n * dim_, 2 * data_.capacity()));
+  if (!normalize_rows) {
+    data_.append(rows, n * dim_);
+    return;
+  }
+  // Row by row, so each row is normalised while it is still in cache.
+  for (size_t r = 0; r < n; ++r) {
+    data_.append(rows + r * dim_, dim_);
+    normalize(data_.data() + start + r * dim_, dim_);
+  }
 }
 
 void VectorStore::compact(const std::vector<int64_t>& keep) {
-  std::vector<float> fresh(keep.size() * dim_);
-  for (size_t j = 0; j < keep.size(); ++j)
-    std::copy_n(row(static_cast<size_t>(keep[j])), dim_, fresh.data() + j * dim_);
+  FloatBuffer fresh;
+  fresh.reserve(keep.size() * dim_);
+  for (size_t j = 0; j < keep.size(); ++j) fresh.append(row(static_cast<size_t>(keep[j])), dim_);
   data_ = std::move(fresh);
 }
 

@@ -2,7 +2,9 @@
 // Holds float32 rows by slot; no ids, metadata, files or Python.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,43 @@ float dot(const float* a, const float* b, size_t d);
 float l2sq(const float* a, const float* b, size_t d);
 void normalize(float* v, size_t d);
 
+// Growable float array in anonymous memory that grows with mremap(): growing moves page
+// tables, never copies rows (a std::vector would copy every row on each reallocation).
+class FloatBuffer {
+ public:
+  FloatBuffer() = default;
+  ~FloatBuffer();
+  FloatBuffer(FloatBuffer&& o) noexcept { swap(o); }
+  FloatBuffer& operator=(FloatBuffer&& o) noexcept {
+    FloatBuffer tmp(std::move(o));
+    swap(tmp);
+    return *this;
+  }
+  FloatBuffer(const FloatBuffer&) = delete;
+  FloatBuffer& operator=(const FloatBuffer&) = delete;
+  size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
+  float* data() { return p_; }
+  const float* data() const { return p_; }
+  void reserve(size_t n);
+  void append(const float* src, size_t n) {
+    if (size_ + n > cap_) reserve(std::max(size_ + n, 2 * cap_));
+    std::memcpy(p_ + size_, src, n * sizeof(float));
+    size_ += n;
+  }
+  void shrink(size_t n) { size_ = std::min(size_, n); }
+  void clear() { size_ = 0; }
+
+ private:
+  void swap(FloatBuffer& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(size_, o.size_);
+    std::swap(cap_, o.cap_);
+  }
+  float* p_ = nullptr;
+  size_t size_ = 0, cap_ = 0;  // in floats; cap_ * 4 is a multiple of the page size
+};
+
 class VectorStore {
  public:
   VectorStore(std::string name, size_t dim) : name_(std::move(name)), dim_(dim) {}
@@ -31,6 +70,7 @@ class VectorStore {
   float* data() { return data_.data(); }
   const float* data() const { return data_.data(); }
   void append(const float* rows, size_t n, bool normalize_rows);
+  void truncate(size_t rows) { data_.shrink(rows * dim_); }
   void compact(const std::vector<int64_t>& keep);
   void reserve(size_t rows) { data_.reserve(rows * dim_); }
   void clear() { data_.clear(); }
@@ -38,7 +78,7 @@ class VectorStore {
  private:
   std::string name_;
   size_t dim_;
-  std::vector<float> data_;
+  FloatBuffer data_;
 };
 
 // Top-k over the candidate slots for each of nq queries (row-major nq x dim).
