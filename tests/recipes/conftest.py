@@ -3,6 +3,7 @@ knowledge base in a real sage_db, and a local OpenAI-compatible HTTP server."""
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import pytest
@@ -37,3 +38,11 @@ def openai_server():
 
     with FakeOpenAIServer() as server:
         yield server
+
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    """LangChain's standard tests include unmarked ``async def`` tests: mark them for pytest-asyncio."""
+    if name.startswith("test") and inspect.iscoroutinefunction(obj) and "recipes" in str(collector.path):
+        pytest.mark.asyncio(obj)
