@@ -36,7 +36,7 @@ from typing import Any
 from sage_core import ir
 from sage_core.datastream import DataStream, function_spec
 from sage_core.functions import MapFunction
-from sage_core.runtime.operators import Operator, call_each
+from sage_core.runtime.operators import Operator
 
 __all__ = ["BatchMapFunction", "BatchMapOperator", "batch_map"]
 
@@ -72,8 +72,9 @@ class BatchMapOperator(Operator):
 
     def _apply(self, records: list, fail: Any) -> list[tuple[bool, Any]]:
         """``[(ok, output)]`` for each record; failures go to ``fail(index, exc)``."""
+        fn: Any = self.obj
         try:
-            outs = list(self.obj.execute_batch(records))
+            outs = list(fn.execute_batch(records))
             if len(outs) != len(records):
                 msg = (
                     f"{type(self.obj).__name__}.execute_batch returned {len(outs)} outputs for "
@@ -84,7 +85,7 @@ class BatchMapOperator(Operator):
             outs = []  # the whole call failed: retry record by record to find the failing ones
             for record in records:
                 try:
-                    outs.append(self.obj.execute(record))
+                    outs.append(fn.execute(record))
                 except Exception as exc:
                     outs.append(exc)
         result = []

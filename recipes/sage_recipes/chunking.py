@@ -34,9 +34,7 @@ class TextChunker(FlatMapFunction):
         except ImportError as exc:
             msg = "TextChunker needs langchain-text-splitters; install with `pip install -e '.[langchain]'`"
             raise ImportError(msg) from exc
-        self.splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap, **({"separators": separators} if separators else {})
-        )
+        self.splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=separators)
 
     def execute(self, data: Any) -> list[dict[str, Any]]:
         if isinstance(data, str):

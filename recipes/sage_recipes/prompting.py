@@ -39,7 +39,8 @@ class QAPromptor(MapFunction):
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):
             msg = f"QAPromptor: a record needs a str 'question', got {data!r:.120}"
             raise TypeError(msg)
-        parts, used = [], 0
+        parts: list[str] = []
+        used = 0
         for p in data.get("passages") or []:
             block = f"[{p['id']}] {p['text'].strip()}"
             if parts and used + len(block) > self.max_chars:

@@ -107,7 +107,7 @@ def ask(questions: list[Any], db_path: str, collection: str = "docs", **options:
     tagged = [{**q, "_order": i} for i, q in enumerate(qs)]
     env = LocalEnvironment("rag_ask", config=RAG_CONFIG)
     add_answering(env.from_batch(tagged, name="questions"), db_path, collection, **options).collect("answers")
-    result = env.submit()
+    result: Any = env.submit()
     _raise_dead_letters(result, "answering")
     answers = sorted(result.collected["answers"], key=lambda a: a["_order"])
     return [{k: v for k, v in a.items() if k != "_order"} for a in answers]

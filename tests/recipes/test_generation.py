@@ -6,7 +6,12 @@ import pytest
 
 from sage_core import LocalEnvironment
 from sage_recipes.batching import batch_map
-from sage_recipes.generation import EXTRACTIVE_NOTE, ExtractiveGenerator, OpenAIChatGenerator, default_generator
+from sage_recipes.generation import (
+    EXTRACTIVE_NOTE,
+    ExtractiveGenerator,
+    OpenAIChatGenerator,
+    default_generator,
+)
 from tests.recipes.openai_server import FakeOpenAIServer
 
 

@@ -71,13 +71,13 @@ class PipelineRunnable(Runnable[Any, Any]):
 
     def run_job(self, inputs: list[Any]) -> list[Any]:
         """One SAGE job over all ``inputs``: every output of the pipeline, in no fixed order."""
-        env = LocalEnvironment(self.name, config=self.env_config, strict=self.strict)
+        env = LocalEnvironment(self.name or "sage_pipeline", config=self.env_config, strict=self.strict)
         out = self.build(env.from_batch(list(inputs), name="inputs"))
         if not isinstance(out, DataStream):
             msg = f"PipelineRunnable: build() must return the DataStream to read from, got {type(out).__name__}"
             raise TypeError(msg)
         out.collect(_OUT)
-        result = env.submit(backend=self.backend, **self.submit_options)
+        result: Any = env.submit(backend=self.backend, **self.submit_options)
         return list(result.collected.get(_OUT, []))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:

@@ -129,10 +129,11 @@ class SageDBVectorStore(VectorStore):
         if ids is not None and len(ids) != len(texts):
             msg = f"add_texts: {len(ids)} ids for {len(texts)} texts"
             raise ValueError(msg)
-        ids = [str(i) if i is not None else str(uuid.uuid4()) for i in (ids or [None] * len(texts))]
+        given: list[Any] = list(ids) if ids is not None else [None] * len(texts)
+        ids = [str(i) if i is not None else str(uuid.uuid4()) for i in given]
         vectors = np.asarray(self.embedding.embed_documents(texts), dtype=np.float32)
         col = self._collection_for(vectors.shape[1])
-        metas = [_encode_metadata(m) for m in (metadatas or [None] * len(texts))]
+        metas = [_encode_metadata(m) for m in (metadatas if metadatas is not None else [None] * len(texts))]
         # sage_db rejects duplicate ids in one call: the last occurrence wins, as in a dict
         last = {i: n for n, i in enumerate(ids)}
         keep = sorted(last.values())
