@@ -15,7 +15,9 @@ answers from the passages and says so.
     SAGE_LLM_BASE_URL=http://localhost:11434/v1 SAGE_LLM_MODEL=llama3.2 sage run examples/rag_pydoc.py
 
 The index lives in ``SAGE_RAG_DB`` (default: ``<tmp>/sage_rag_pydoc``) and is reused when
-it exists; ``SAGE_RAG_REBUILD=1`` rebuilds it.
+it exists; ``SAGE_RAG_REBUILD=1`` rebuilds it. ``SAGE_RAG_TOPICS=with,try,pass`` indexes only
+those topics (a quick demo). ``sage run examples/rag_pydoc.py --backend dask`` runs both
+pipelines on Dask.
 """
 
 import os
@@ -38,13 +40,14 @@ QUESTIONS = [
 
 
 def ingest():
-    docs = pydoc_topics()
+    topics = [t.strip() for t in os.environ.get("SAGE_RAG_TOPICS", "").split(",") if t.strip()]
+    docs = pydoc_topics(topics or None)
     env = LocalEnvironment("rag_pydoc_ingest", config=RAG_CONFIG)
     add_ingestion(env.from_batch(docs, name="documents"), DB)
     start = time.perf_counter()
     result = env.submit()
     chunks = result.metrics["chunk"].records_out
-    print(f"indexed {len(docs)} topics as {chunks} chunks in {time.perf_counter() - start:.1f} s -> {DB}")
+    print(f"indexed {len(docs)} topics as {chunks} chunks in {time.perf_counter() - start:.1f} s on {result.backend} -> {DB}")
 
 
 def answer():

@@ -64,3 +64,19 @@ def test_example_runs_with_sage_run(pydoc_kb, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "extractive answer" in proc.stdout and "[with#" in proc.stdout
+
+
+def test_rag_pipeline_called_from_langchain(pydoc_kb, monkeypatch):
+    """An existing LangChain app calls the SAGE RAG pipeline as a Runnable inside an LCEL chain."""
+    pytest.importorskip("langchain_core")
+    from langchain_core.runnables import RunnableLambda
+
+    from sage_adapters.langchain import PipelineRunnable
+    from sage_recipes.rag import RAG_CONFIG, add_answering
+
+    monkeypatch.delenv("SAGE_LLM_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    path, _ = pydoc_kb
+    rag = PipelineRunnable(lambda qs: add_answering(qs, path, k=2), single=True, env_config=RAG_CONFIG)
+    chain = RunnableLambda(lambda q: q.strip()) | rag | RunnableLambda(lambda r: r["passages"][0]["metadata"]["topic"])
+    assert chain.batch(["  What does the pass statement do?", "How does a lambda expression work?"]) == ["pass", "lambda"]
