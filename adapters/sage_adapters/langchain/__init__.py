@@ -1,0 +1,25 @@
+"""LangChain interop, both directions.
+
+- :func:`runnable_map` / :class:`RunnableMap`: any LangChain Runnable as a SAGE operator,
+  one ``batch`` call per bundle, failures as dead letters.
+- :class:`PipelineRunnable` / :func:`as_runnable`: a SAGE pipeline as a LangChain Runnable.
+- :class:`SageDBVectorStore`: sage_db as a LangChain VectorStore (``as_retriever()`` too).
+- :class:`MiniLMEmbeddings`: the shipped all-MiniLM-L6-v2 as LangChain Embeddings.
+
+Needs ``langchain-core`` (``pip install -e '.[langchain]'``). See docs/langchain.md.
+"""
+
+from __future__ import annotations
+
+try:
+    import langchain_core  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the install
+    msg = "sage_adapters.langchain needs langchain-core; install with `pip install -e '.[langchain]'`"
+    raise ImportError(msg) from exc
+
+from sage_adapters.langchain.embeddings import MiniLMEmbeddings
+from sage_adapters.langchain.operators import RunnableMap, runnable_map
+from sage_adapters.langchain.runnable import PipelineRunnable, as_runnable
+from sage_adapters.langchain.vectorstore import SageDBVectorStore
+
+__all__ = ["MiniLMEmbeddings", "PipelineRunnable", "RunnableMap", "SageDBVectorStore", "as_runnable", "runnable_map"]

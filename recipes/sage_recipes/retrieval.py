@@ -1,0 +1,172 @@
+"""sage_db as pipeline steps: a sink that writes embedded chunks, a map that retrieves passages.
+
+Records are dicts. :class:`SageDBWriter` takes ``{"id", "text", "vector", "metadata"?}``
+(what :class:`~sage_recipes.chunking.TextChunker` followed by an embedder produces) and
+upserts them in groups. :class:`SageDBRetriever` takes ``{"question", "vector"?}`` and adds
+``"passages"``: a list of ``{"id", "score", "text", "metadata"}``, best first.
+
+Example::
+
+    # ingestion
+    chunks = env.from_batch(docs).flatmap(TextChunker)
+    batch_map(chunks, SentenceTransformerEmbedder).sink(SageDBWriter, "data/kb", "docs")
+    # question answering
+    qs = batch_map(env.from_batch([{"question": "What does with do?"}]), SentenceTransformerEmbedder, text_key="question")
+    qs.map(SageDBRetriever, "data/kb", "docs", k=4, mode="hybrid")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sage_core.functions import MapFunction, SinkFunction
+
+__all__ = ["SageDBRetriever", "SageDBWriter"]
+
+MODES = ("dense", "text", "hybrid")
+
+
+class SageDBWriter(SinkFunction):
+    """Upserts records into a sage_db collection, ``batch_size`` at a time (and the rest at the end).
+
+    Opens the database as its single writer on the worker (``parallelism=1``); creates the
+    collection with ``metric``/``index`` if needed. ``sync=False`` skips fsync per write.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        collection: str = "docs",
+        *,
+        dim: int | None = None,
+        metric: str = "cosine",
+        index: str = "flat",
+        batch_size: int = 256,
+        sync: bool = False,
+        vector_key: str = "vector",
+    ):
+        self.path = str(path)
+        self.collection_name = collection
+        self.dim = dim
+        self.metric = metric
+        self.index = index
+        self.batch_size = batch_size
+        self.sync = sync
+        self.vector_key = vector_key
+        self.buffer: list[dict[str, Any]] = []
+        self.db: Any = None
+        self.col: Any = None
+        self.written = 0
+
+    def _ensure_open(self, dim: int) -> None:
+        if self.col is None:
+            from sage_db import SageDB
+
+            self.db = SageDB.open(self.path, dim=self.dim or dim, sync=self.sync)
+            self.col = self.db.collection(self.collection_name, metric=self.metric, index=self.index)
+
+    def execute(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict) or "id" not in data or self.vector_key not in data:
+            msg = f"SageDBWriter: a record needs 'id' and {self.vector_key!r} (embed it first), got keys {sorted(data) if isinstance(data, dict) else type(data).__name__}"
+            raise TypeError(msg)
+        self.buffer.append(data)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        vectors = np.stack([np.asarray(r[self.vector_key], dtype=np.float32) for r in batch])
+        self._ensure_open(vectors.shape[1])
+        self.col.upsert(
+            ids=[str(r["id"]) for r in batch],
+            vectors=vectors,
+            metadata=[r.get("metadata") or None for r in batch],
+            texts=[r.get("text") or "" for r in batch],
+        )
+        self.written += len(batch)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            if self.db is not None:
+                self.db.checkpoint()
+            if getattr(self, "ctx", None) is not None:
+                self.ctx.metrics.inc("sage_db_written", self.written)
+        finally:
+            if self.db is not None:
+                self.db.close()
+                self.db = self.col = None
+
+
+class SageDBRetriever(MapFunction):
+    """Adds ``passages`` (the ``k`` best chunks) to each question record.
+
+    ``mode`` is ``"hybrid"`` (dense + BM25, fused by reciprocal rank; needs ``vector``),
+    ``"dense"`` (needs ``vector``) or ``"text"`` (BM25 on ``question``). ``where`` is a
+    sage_db metadata filter. The database is opened read-only on the worker.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        collection: str = "docs",
+        *,
+        k: int = 4,
+        mode: str = "hybrid",
+        where: dict[str, Any] | None = None,
+        question_key: str = "question",
+        vector_key: str = "vector",
+    ):
+        if mode not in MODES:
+            msg = f"SageDBRetriever: mode must be one of {MODES}, got {mode!r}"
+            raise ValueError(msg)
+        self.path = str(path)
+        self.collection_name = collection
+        self.k = k
+        self.mode = mode
+        self.where = where
+        self.question_key = question_key
+        self.vector_key = vector_key
+        self.db: Any = None
+        self.col: Any = None
+
+    def open(self) -> None:
+        from sage_db import SageDB
+
+        self.db = SageDB.open(self.path, mode="r")
+        if self.collection_name not in self.db.collections():
+            msg = f"SageDBRetriever: no collection {self.collection_name!r} in {self.path} (it has {self.db.collections()}); ingest first"
+            raise LookupError(msg)
+        self.col = self.db.collection(self.collection_name)
+
+    def execute(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.col is None:
+            self.open()
+        question = data.get(self.question_key)
+        vector = data.get(self.vector_key)
+        include = ("metadata", "text")
+        if self.mode != "text" and vector is None:
+            msg = f"SageDBRetriever(mode={self.mode!r}) needs {self.vector_key!r} in the record: embed the question first"
+            raise KeyError(msg)
+        if self.mode == "dense":
+            hits = self.col.search(np.asarray(vector, dtype=np.float32), self.k, where=self.where, include=include)
+        elif self.mode == "text":
+            hits = self.col.search_text(str(question), self.k, where=self.where, include=include)
+        else:
+            hits = self.col.hybrid(np.asarray(vector, dtype=np.float32), str(question), self.k, where=self.where, include=include)
+        passages = [
+            {"id": rec["id"], "score": float(score), "text": rec.get("text") or "", "metadata": rec.get("metadata") or {}}
+            for rec, score in zip(hits.records or [], hits.scores.tolist())
+        ]
+        out = {k: v for k, v in data.items() if k != self.vector_key}
+        out["passages"] = passages
+        return out
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = self.col = None
