@@ -13,6 +13,7 @@ Example::
     env.submit(autostop=True)
 """
 
+from sage_core.checkpoint import CheckpointConfig, CheckpointError
 from sage_core.config import EnvConfig
 from sage_core.context import RuntimeContext
 from sage_core.datastream import ConnectedStreams, DataStream
@@ -26,6 +27,7 @@ from sage_core.errors import (
     ServiceError,
     ServiceTimeoutError,
     UnsupportedFeatureError,
+    WorkerLostError,
 )
 from sage_core.functions import (
     BaseFunction,
@@ -43,8 +45,15 @@ from sage_core.functions import (
     StopSignal,
 )
 from sage_core.registry import available_backends, get_backend, register_backend
+from sage_core.restart import (
+    ExponentialBackoffRestart,
+    FailureRateRestart,
+    FixedDelayRestart,
+    NoRestart,
+)
 from sage_core.results import DeadLetter, JobResult, OperatorMetrics
 from sage_core.runtime.job import JobHandle
+from sage_core.storage import DirectoryStorage, SQLiteStorage, Storage
 
 __version__ = "0.1.0"
 
@@ -52,14 +61,20 @@ __all__ = [
     "BackendUnavailableError",
     "BaseFunction",
     "BatchFunction",
+    "CheckpointConfig",
+    "CheckpointError",
     "CoMapFunction",
     "CollectSink",
     "ConnectedStreams",
     "DataStream",
     "DeadLetter",
+    "DirectoryStorage",
     "EnvConfig",
     "Environment",
+    "ExponentialBackoffRestart",
+    "FailureRateRestart",
     "FilterFunction",
+    "FixedDelayRestart",
     "FlatMapFunction",
     "JobCancelledError",
     "JobHandle",
@@ -68,18 +83,22 @@ __all__ = [
     "KeyByFunction",
     "LocalEnvironment",
     "MapFunction",
+    "NoRestart",
     "OperatorError",
     "OperatorMetrics",
     "PipelineValidationError",
     "PrintSink",
     "RuntimeContext",
+    "SQLiteStorage",
     "SageError",
     "ServiceError",
     "ServiceTimeoutError",
     "SinkFunction",
     "SourceFunction",
     "StopSignal",
+    "Storage",
     "UnsupportedFeatureError",
+    "WorkerLostError",
     "available_backends",
     "get_backend",
     "register_backend",

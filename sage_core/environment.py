@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sage_core import ir
+from sage_core.checkpoint import CheckpointConfig
 from sage_core.config import EnvConfig
 from sage_core.datastream import DataStream
 from sage_core.errors import PipelineValidationError
 from sage_core.functions import BatchFunction, SourceFunction
 from sage_core.registry import get_backend
+from sage_core.restart import NoRestart, RestartStrategy
 from sage_core.results import JobResult
 from sage_core.runtime.backend import JobSpec
 from sage_core.runtime.driver import Driver
@@ -78,6 +80,8 @@ class Environment:
         self._nodes: list[ir.Node] = []
         self._futures: dict[str, int] = {}
         self._services: dict[str, ServiceSpec] = {}
+        self.checkpointing: CheckpointConfig | None = None
+        self.restart_strategy: RestartStrategy = NoRestart()
         self._checks: list[tuple[str, Callable[[list], None]]] = []
 
     # -- sources -----------------------------------------------------------------------
@@ -133,6 +137,26 @@ class Environment:
         return stream
 
     # -- services ----------------------------------------------------------------------
+    def enable_checkpointing(
+        self, storage: Any, interval: float = 10.0, *, keep: int = 2, resume: bool = True
+    ) -> CheckpointConfig:
+        """Save source positions and operator state every ``interval`` seconds to ``storage``
+        (a directory, ``"sqlite:///file.db"`` or a :class:`~sage_core.storage.Storage`);
+        ``submit()`` resumes from the newest checkpoint of a job with this name.
+        See :mod:`sage_core.checkpoint` for the guarantees.
+        """
+        self.checkpointing = CheckpointConfig(storage=storage, interval=interval, keep=keep, resume=resume)
+        return self.checkpointing
+
+    def set_restart_strategy(self, strategy: RestartStrategy) -> None:
+        """What to do when the job fails: e.g. ``FixedDelayRestart(attempts=3, delay=1.0)``
+        (see :mod:`sage_core.restart`). With checkpointing the restarted job resumes from the
+        last checkpoint."""
+        if not isinstance(strategy, RestartStrategy):
+            msg = f"set_restart_strategy() needs a sage_core.restart strategy, got {strategy!r}"
+            raise TypeError(msg)
+        self.restart_strategy = strategy
+
     def register_service(self, name: str, cls: Any, *args: Any, **kwargs: Any) -> None:
         """Make ``cls(*args, **kwargs)`` callable from every operator as service ``name``."""
         if name in self._services:
@@ -230,7 +254,10 @@ class Environment:
                 target_parallelism={s.id: s.parallelism for s in plan.stages},
             ),
         )
-        handle = JobHandle(Driver(job, backend_obj.open_session(), config, name), backend_obj.run)
+        def make_driver() -> Driver:
+            return Driver(job, backend_obj.open_session(), config, name, self.checkpointing)
+
+        handle = JobHandle(make_driver, backend_obj.run, self.restart_strategy)
         if not autostop:
             return handle
         result = handle.wait()

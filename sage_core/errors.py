@@ -31,6 +31,11 @@ class JobCancelledError(SageError):
     """The job was cancelled before it finished."""
 
 
+class WorkerLostError(SageError):
+    """A worker process that hosted operator instances died; a restart strategy
+    (``env.set_restart_strategy``) can start the job again on the remaining workers."""
+
+
 class OperatorError(SageError):
     """A record failed inside an operator and the job runs in strict mode.
 

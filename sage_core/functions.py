@@ -37,6 +37,17 @@ class BaseFunction:
     def close(self) -> None:
         """Called once when the stream has ended (after the last record)."""
 
+    def snapshot(self) -> Any:
+        """State to keep in a checkpoint besides ``ctx.state`` (``None``: nothing).
+
+        Called between bundles when a checkpoint is taken; what it returns is pickled and
+        handed to :meth:`restore` when the job resumes from that checkpoint.
+        """
+        return None
+
+    def restore(self, state: Any) -> None:
+        """Take back what :meth:`snapshot` returned (called after ``open()`` on resume)."""
+
     @property
     def logger(self):
         return self.ctx.logger
@@ -100,7 +111,19 @@ class KeyByFunction(BaseFunction):
         raise NotImplementedError
 
 
-class SourceFunction(BaseFunction):
+class _PositionedSource(BaseFunction):
+    """Sources checkpoint their attributes by default: a source that keeps its position in
+    plain attributes (an offset, a file position, a cursor) resumes where it was. Override
+    ``snapshot``/``restore`` for sources holding things that cannot be pickled."""
+
+    def snapshot(self) -> Any:
+        return {k: v for k, v in vars(self).items() if k != "ctx"}
+
+    def restore(self, state: Any) -> None:
+        vars(self).update(state)
+
+
+class SourceFunction(_PositionedSource):
     """An unbounded source polled by SAGE.
 
     ``execute()`` returns the next record, ``None`` when nothing is available yet (SAGE polls
@@ -111,7 +134,7 @@ class SourceFunction(BaseFunction):
         raise NotImplementedError
 
 
-class BatchFunction(BaseFunction):
+class BatchFunction(_PositionedSource):
     """A bounded source: ``execute()`` returns the next record, or ``None`` when exhausted."""
 
     def execute(self) -> Any:

@@ -247,3 +247,60 @@ def below_limit(x):
 
 def at_limit(x):
     return x >= 5
+
+
+class ClickEvents(SourceFunction):
+    """``n`` click events of ``users`` users, 10 ms of event time apart; pauses 5 ms every
+    50 events so that a job with a short checkpoint interval checkpoints several times."""
+
+    def __init__(self, n, users=7):
+        self.n, self.users, self.sent = n, users, 0
+
+    def execute(self):
+        if self.sent >= self.n:
+            return StopSignal
+        self.sent += 1
+        if self.sent % 50 == 0:
+            time.sleep(0.005)
+        return {"user": f"u{self.sent % self.users}", "ts": self.sent * 0.01, "seq": self.sent}
+
+
+class Pause(MapFunction):
+    """Passes records on, sleeping 5 ms every 50 records (to let checkpoints happen)."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def execute(self, data):
+        self.seen += 1
+        if self.seen % 50 == 0:
+            time.sleep(0.005)
+        return data
+
+
+class CrashOnceAt(MapFunction):
+    """Raises once, on the record whose ``field`` equals ``value`` (a marker file remembers)."""
+
+    def __init__(self, field, value, marker):
+        self.field, self.value, self.marker = field, value, marker
+
+    def execute(self, data):
+        if data[self.field] == self.value and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            raise RuntimeError(f"crash at {self.field}={self.value}")
+        return data
+
+
+class KillWorkerOnce(MapFunction):
+    """SIGKILLs the worker process it runs in, once, at record ``at`` (a marker file
+    remembers): a real worker death in the middle of a job."""
+
+    def __init__(self, at, marker):
+        self.at, self.marker = at, marker
+
+    def execute(self, data):
+        if data["seq"] == self.at and not os.path.exists(self.marker):
+            with open(self.marker, "w") as f:
+                f.write(str(os.getpid()))
+            os.kill(os.getpid(), 9)
+        return data

@@ -153,7 +153,7 @@ class FieldIndex:
         return faiss.SearchParameters()
 
     def _filtered_params(
-        self, bitmap: np.ndarray, ef_search: int | None, k: int, fraction: float
+        self, bitmap: np.ndarray | None, ef_search: int | None, k: int, fraction: float
     ) -> Any:
         """Search parameters carrying an IDSelectorBitmap; reused while the same bitmap
         array comes back (the collection caches the bitmap of its last filter)."""
@@ -161,6 +161,8 @@ class FieldIndex:
         if cached is not None and cached[0] is bitmap and cached[1] == (ef_search, k, fraction):
             return cached[2]
         params = self._params(ef_search, k, fraction)
+        if bitmap is None:  # unfiltered, but with search parameters sized for a large k
+            return params
         sel = faiss.IDSelectorBitmap(self.ntotal, faiss.swig_ptr(bitmap))
         params.sel = sel
         # The tuple keeps the bitmap and the selector alive as long as the parameters.

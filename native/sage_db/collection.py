@@ -570,7 +570,7 @@ class Collection:
         cached = self._sel_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        sel = core.select(_core.Filter(where))
+        sel = core.select(_core.Filter(dict(where)))
         self._sel_cache = (key, sel, sel.bitmap())
         return sel
 

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from typing import Any
 
+from sage_core.checkpoint import CheckpointConfig, Checkpoints
 from sage_core.config import EnvConfig
 from sage_core.results import DeadLetter, JobResult, OperatorMetrics
 from sage_core.runtime.backend import JobSpec, Session
@@ -23,7 +24,14 @@ from sage_core.runtime.instance import CallOutput
 
 
 class Driver:
-    def __init__(self, job: JobSpec, session: Session, config: EnvConfig, backend_name: str):
+    def __init__(
+        self,
+        job: JobSpec,
+        session: Session,
+        config: EnvConfig,
+        backend_name: str,
+        checkpoint: CheckpointConfig | None = None,
+    ):
         self.job = job
         self.session = session
         self.config = config
@@ -48,13 +56,20 @@ class Driver:
         self.targets = {s.id: sorted({r.target for r in s.routes if not r.feedback}) for s in self.stages}
         self.loops = {s.id: _loop_of(s.id, self.stages) for s in self.stages if s.feedback_upstream}
         self.started = time.perf_counter()
+        self.checkpoints = None if checkpoint is None else Checkpoints(checkpoint, job.graph)
+        self.quiescing = False  # a checkpoint is due: sources wait until nothing is in flight
+        self.resumed_from: int | None = None
 
     # -- public ------------------------------------------------------------------------
     def run(self) -> JobResult:
         self.started = time.perf_counter()
         try:
             self.session.start(self.job)
+            if self.checkpoints is not None:
+                self._resume()
             self._loop()
+            if self.checkpoints is not None and not self.cancel_event.is_set():
+                self.checkpoints.clear()
         except BaseException:
             self._drain_busy(timeout=5.0)
             raise
@@ -75,6 +90,9 @@ class Driver:
         return {name: totals[name] for name in order if name in totals}
 
     def result(self, cancelled: bool = False) -> JobResult:
+        details: dict[str, Any] = {}
+        if self.checkpoints is not None:
+            details["checkpoints"] = {"saved": self.checkpoints.saved, "resumed_from": self.resumed_from}
         return JobResult(
             name=self.job.name,
             backend=self.backend_name,
@@ -83,6 +101,7 @@ class Driver:
             dead_letters=self.dead_letters,
             seconds=time.perf_counter() - self.started,
             cancelled=cancelled,
+            details=details,
         )
 
     # -- loop --------------------------------------------------------------------------
@@ -91,8 +110,15 @@ class Driver:
             if self.cancel_event.is_set():
                 self._drain_busy(timeout=5.0)
                 return
+            if self.checkpoints is not None and (self.quiescing or self.checkpoints.due()):
+                self.quiescing = True
+                if not self.busy and not any(self.pending.values()):
+                    self._checkpoint()
+                    continue
             self._schedule()
             if not self.busy:
+                if self.quiescing:
+                    continue
                 wake = min(self.next_pull.values(), default=None)
                 if wake is None:
                     if len(self.ended) == len(self.stages):
@@ -119,14 +145,14 @@ class Driver:
                 if key in self.busy_inst or not room:
                     continue
                 if stage.is_source:
-                    if key in self.source_done or self.next_pull.get(key, 0.0) > now:
+                    if self.quiescing or key in self.source_done or self.next_pull.get(key, 0.0) > now:
                         continue
                     self.next_pull.pop(key, None)
                     max_seconds = self.config.bundle_target_ms / 1000.0
                     self._submit(key, "pull", (self._bundle_size(sid), max_seconds))
                 elif self.pending[key]:
                     self._submit(key, "process", (self._take(key, self._bundle_size(sid)),))
-            if self._can_finish(stage):
+            if not self.quiescing and self._can_finish(stage):
                 self.finishing[sid] = stage.parallelism
                 for i in range(stage.parallelism):
                     self._submit((sid, i), "finish", ())
@@ -173,6 +199,55 @@ class Driver:
             self.next_pull[key] = time.monotonic() + delay
         else:
             self.backoff.pop(key, None)
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _call_all(self, calls: dict[tuple[int, int], tuple[str, tuple]]) -> dict[tuple[int, int], Any]:
+        """Call every listed instance (nothing else in flight) and wait for all the answers."""
+        handles = {self.session.submit(sid, i, method, args): (sid, i) for (sid, i), (method, args) in calls.items()}
+        answers: dict[tuple[int, int], Any] = {}
+        while handles:
+            for handle, outcome in self.session.wait(list(handles), 1.0):
+                key = handles.pop(handle)
+                if isinstance(outcome, BaseException):
+                    self._drain(handles, timeout=5.0)
+                    raise outcome
+                answers[key] = outcome
+        return answers
+
+    def _drain(self, handles: dict, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the calls in ``handles``, dropping each as it ends."""
+        deadline = time.monotonic() + timeout
+        while handles and time.monotonic() < deadline:
+            for handle, _ in self.session.wait(list(handles), 0.1):
+                handles.pop(handle)
+
+    def _checkpoint(self) -> None:
+        """Everything has drained: save every running instance's state and the driver's."""
+        assert self.checkpoints is not None
+        running = [(s.id, i) for s in self.stages if s.id not in self.ended for i in range(s.parallelism)]
+        states = self._call_all({key: ("snapshot", ()) for key in running})
+        driver_state = {
+            "ended": set(self.ended),
+            "source_done": set(self.source_done),
+            "collected": self.collected,
+            "dead_letters": self.dead_letters,
+            "inst_metrics": self.inst_metrics,
+        }
+        self.checkpoints.save(driver_state, states)
+        self.quiescing = False
+
+    def _resume(self) -> None:
+        """Start from the newest checkpoint of this job, if there is one."""
+        assert self.checkpoints is not None
+        state = self.checkpoints.begin()
+        if state is None:
+            return
+        saved = state["driver"]
+        self.ended, self.source_done = set(saved["ended"]), set(saved["source_done"])
+        self.collected, self.dead_letters = saved["collected"], saved["dead_letters"]
+        self.inst_metrics = saved["inst_metrics"]
+        self._call_all({key: ("restore", (data,)) for key, data in state["instances"].items()})
+        self.resumed_from = state["id"]
 
     # -- decisions ---------------------------------------------------------------------
     def _bundle_size(self, sid: int) -> int:
@@ -233,11 +308,8 @@ class Driver:
             )
 
     def _drain_busy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.busy and time.monotonic() < deadline:
-            for handle, _ in self.session.wait(list(self.busy), 0.1):
-                sid, i, _m = self.busy.pop(handle)
-                self.busy_inst.discard((sid, i))
+        self._drain(self.busy, timeout)
+        self.busy_inst = {(sid, i) for sid, i, _m in self.busy.values()}
 
     def _describe_state(self) -> str:
         parts = []

@@ -6,12 +6,14 @@ Prefect task) and calls ``pull``/``process``/``finish``; each call returns a ``C
 
 from __future__ import annotations
 
+import pickle
 import time
 import traceback as tb
 from dataclasses import dataclass, field
 from typing import Any
 
 from sage_core import ir
+from sage_core.checkpoint import CheckpointError
 from sage_core.context import RuntimeContext
 from sage_core.errors import OperatorError
 from sage_core.results import DeadLetter
@@ -144,6 +146,37 @@ class StageInstance:
                 closer()
         self._finish_output(out)
         return out
+
+    def snapshot(self) -> bytes:
+        """This instance's part of a checkpoint (taken between calls, with nothing in flight)."""
+        state: dict[str, Any] = {"rr": self._rr, "source_out": self._source_out}
+        try:
+            if self.reader is not None:
+                saver = getattr(self.reader.obj, "snapshot", None)
+                state["source"] = (self.reader.position, saver() if callable(saver) else None)
+                state["source_metrics"] = dict(self._contexts[0].metrics.counters)
+            state["ops"] = [op.snapshot() for op in self.ops]
+            return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            msg = (
+                f"stage {self.stage.name!r} (instance {self.index}): its state cannot be saved in a checkpoint "
+                f"({_error_text(exc)}); keep picklable values in ctx.state, or define snapshot()/restore() "
+                "on the function that holds the rest"
+            )
+            raise CheckpointError(msg) from exc
+
+    def restore(self, data: bytes) -> None:
+        """Continue from a :meth:`snapshot` (called after :meth:`open`, before any other call)."""
+        state = pickle.loads(data)
+        self._rr, self._source_out = state["rr"], state["source_out"]
+        if self.reader is not None:
+            position, own = state["source"]
+            self.reader.seek(position)
+            if own is not None:
+                self.reader.obj.restore(own)  # type: ignore[union-attr]
+            self._contexts[0].metrics.counters.update(state["source_metrics"])
+        for op, op_state in zip(self.ops, state["ops"]):
+            op.restore(op_state)
 
     # -- internals ---------------------------------------------------------------------
     def _run(self, items: list, start: int, input_index: int, out: CallOutput) -> None:

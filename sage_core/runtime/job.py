@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sage_core.checkpoint import CheckpointError
+from sage_core.errors import PipelineValidationError
+from sage_core.restart import NoRestart, RestartStrategy
 from sage_core.results import JobResult, OperatorMetrics
 
 if TYPE_CHECKING:
     from sage_core.runtime.driver import Driver
+
+
+log = logging.getLogger("sage.job")
+
+
+def _restartable(exc: BaseException) -> bool:
+    """Failures a restart can fix: not configuration errors, not interrupts."""
+    return isinstance(exc, Exception) and not isinstance(
+        exc, (PipelineValidationError, CheckpointError)
+    )
 
 
 class JobHandle:
@@ -24,21 +39,61 @@ class JobHandle:
         result = handle.wait()
     """
 
-    def __init__(self, driver: Driver, run: Callable[[Driver], JobResult]):
-        self._driver = driver
+    def __init__(
+        self,
+        make_driver: Callable[[], Driver],
+        run: Callable[[Driver], JobResult],
+        restart: RestartStrategy | None = None,
+    ):
+        self._make_driver = make_driver
+        self._driver = make_driver()
         self._runner = run
+        self._restart = restart or NoRestart()
+        self._cancelled = False
+        self.failures: list[BaseException] = []  # failures that were followed by a restart
         self._result: JobResult | None = None
         self._error: BaseException | None = None
         # The caller's context variables (e.g. an enclosing Prefect flow run) follow the job.
         context = contextvars.copy_context()
-        self._thread = threading.Thread(target=context.run, args=(self._run,), name=f"sage-driver-{driver.job.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=context.run,
+            args=(self._run,),
+            name=f"sage-driver-{self._driver.job.name}",
+            daemon=True,
+        )
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            self._result = self._runner(self._driver)
-        except BaseException as exc:  # surfaced by wait()
-            self._error = exc
+        failed_at: list[float] = []
+        while True:
+            try:
+                self._result = self._runner(self._driver)
+                self._result.details["restarts"] = len(self.failures)
+                return
+            except BaseException as exc:  # surfaced by wait() unless the job restarts
+                failed_at.append(time.monotonic())
+                delay = (
+                    None
+                    if self._cancelled or not _restartable(exc)
+                    else self._restart.delay_before(len(failed_at), failed_at)
+                )
+                if delay is None:
+                    self._error = exc
+                    return
+                self.failures.append(exc)
+                log.warning(
+                    "job %r failed (%s: %s); restart %d in %.2f s",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    len(failed_at),
+                    delay,
+                )
+                time.sleep(delay)
+                if self._cancelled:
+                    self._error = exc
+                    return
+                self._driver = self._make_driver()
 
     @property
     def name(self) -> str:
@@ -49,6 +104,7 @@ class JobHandle:
 
     def cancel(self) -> None:
         """Stop pulling from sources, let running calls end, close everything."""
+        self._cancelled = True
         self._driver.cancel()
 
     def metrics(self) -> dict[str, OperatorMetrics]:

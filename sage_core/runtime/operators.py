@@ -101,6 +101,24 @@ class Operator:
         """Records to emit when every input has ended (for operators that buffer)."""
         return []
 
+    def snapshot(self) -> dict[str, Any]:
+        """This operator's part of a checkpoint: counters, keyed state, the function's own state."""
+        saver = getattr(self.obj, "snapshot", None)
+        own = saver() if self._is_object() and callable(saver) else None
+        counters = (self.records_in, self.records_out, self.errors, self.seconds)
+        return {"counters": counters, "metrics": dict(self.ctx.metrics.counters), "keyed": self.ctx.keyed_state(), "own": own}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.records_in, self.records_out, self.errors, self.seconds = state["counters"]
+        self.ctx.metrics.counters.update(state["metrics"])
+        self.ctx.keyed_state().update(state["keyed"])
+        if state["own"] is not None:
+            self.obj.restore(state["own"])  # type: ignore[union-attr]
+
+    def _is_object(self) -> bool:
+        """Whether ``obj`` is an object SAGE made (a function class instance or an operator's helper)."""
+        return self.obj is not None and (self.node.function is None or self.node.function.is_class)
+
     def close(self) -> None:
         closer = getattr(self.obj, "close", None)
         if self.node.function is not None and self.node.function.is_class and callable(closer):

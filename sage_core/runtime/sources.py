@@ -22,16 +22,26 @@ class BatchReader:
     def __init__(self, node: ir.Node, ctx: RuntimeContext):
         spec = node.function
         assert spec is not None
+        self.position = 0  # records read so far
         if spec.is_class:
             self.obj = instantiate(spec, ctx)
             self._it = iter(self.obj.execute, None)
         else:
             self.obj = None
+            self._iterable = spec.target
             self._it = iter(spec.target)
 
     def read(self, max_records: int, max_seconds: float) -> tuple[list[Any], bool]:
         items = list(islice(self._it, max_records))
+        self.position += len(items)
         return items, len(items) < max_records
+
+    def seek(self, position: int) -> None:
+        """Resume after ``position`` records: an iterable is read again from its start and
+        skipped forward (a ``BatchFunction`` restores its own attributes instead)."""
+        if self.obj is None:
+            self._it = islice(iter(self._iterable), position, None)
+        self.position = position
 
 
 class PollReader:
@@ -40,21 +50,29 @@ class PollReader:
     def __init__(self, node: ir.Node, ctx: RuntimeContext):
         assert node.function is not None
         self.obj = instantiate(node.function, ctx)
+        self.position = 0
+
+    def seek(self, position: int) -> None:
+        """A polled source keeps its position in its own state (``snapshot``/``restore``)."""
+        self.position = position
 
     def read(self, max_records: int, max_seconds: float) -> tuple[list[Any], bool]:
         execute = self.obj.execute
         items: list[Any] = []
         deadline = time.perf_counter() + max_seconds
+        done = False
         while len(items) < max_records:
             record = execute()
             if record is None:
                 break
             if record is StopSignal or isinstance(record, StopSignal):
-                return items, True
+                done = True
+                break
             items.append(record)
             if time.perf_counter() > deadline:
                 break
-        return items, False
+        self.position += len(items)
+        return items, done
 
 
 READERS: dict[str, type[BatchReader] | type[PollReader]] = {ir.SOURCE_BATCH: BatchReader, ir.SOURCE_POLL: PollReader}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -12,6 +13,7 @@ from distributed import Client, LocalCluster, wait
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_core.errors import WorkerLostError
 from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
 from sage_core.runtime.instance import CallOutput
 from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
@@ -20,7 +22,9 @@ from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_me
 class DaskOptions(BackendOptions):
     """Field names follow ``distributed.Client`` / ``LocalCluster``."""
 
-    address: str | None = Field(None, description="scheduler address; None starts (and reuses) a LocalCluster")
+    address: str | None = Field(
+        None, description="scheduler address; None starts (and reuses) a LocalCluster"
+    )
     n_workers: int = Field(2, ge=1, description="LocalCluster workers (processes)")
     threads_per_worker: int = Field(1, ge=1, description="LocalCluster threads per worker")
     processes: bool = Field(True, description="LocalCluster workers as processes")
@@ -101,7 +105,9 @@ class DaskServiceClient:
         except TimeoutError:
             raise timeout_error(name, method, timeout) from None
 
-    def call_async(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Future:
+    def call_async(
+        self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float
+    ) -> Future:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(4, thread_name_prefix="sage-dask-service")
         actor_future = self._actor(name).call(method, args, kwargs)
@@ -118,6 +124,7 @@ class DaskSession(Session):
         self.names: dict[int, str] = {}
         self.service_actors: dict[str, Any] = {}
         self.service_futures: list[Any] = []
+        self._checked_workers = time.monotonic()
 
     def start(self, job: JobSpec) -> None:
         with self.client.as_current():  # actor proxies bind to the current client
@@ -129,7 +136,13 @@ class DaskSession(Session):
             msg = f"the Dask cluster at {client.scheduler.address} has no workers"
             raise RuntimeError(msg)
         for i, spec in enumerate(job.services):
-            future = client.submit(ServiceActor, spec, actor=True, workers=[self.hosts[i % len(self.hosts)]], key=f"sage-{job.name}-service-{spec.name}-{self.job_id}")
+            future = client.submit(
+                ServiceActor,
+                spec,
+                actor=True,
+                workers=[self.hosts[i % len(self.hosts)]],
+                key=f"sage-{job.name}-service-{spec.name}-{self.job_id}",
+            )
             self.service_futures.append(future)  # the actor lives as long as its future
             self.service_actors[spec.name] = future.result()
         services = DaskServiceClient(self.service_actors)
@@ -139,7 +152,16 @@ class DaskSession(Session):
         for key, host in self.placement.items():
             by_host.setdefault(host, []).append(key)
         created = [
-            client.submit(hosting.create, self.job_id, job, keys, services, workers=[self.hosts[h]], pure=False, key=f"sage-{job.name}-open-{h}-{self.job_id}")
+            client.submit(
+                hosting.create,
+                self.job_id,
+                job,
+                keys,
+                services,
+                workers=[self.hosts[h]],
+                pure=False,
+                key=f"sage-{job.name}-open-{h}-{self.job_id}",
+            )
             for h, keys in by_host.items()
         ]
         for f in created:
@@ -148,30 +170,69 @@ class DaskSession(Session):
     def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
         host = self.hosts[self.placement[(stage, index)]]
         return self.client.submit(
-            hosting.call, self.job_id, stage, index, method, args,
-            workers=[host], allow_other_workers=False, pure=False,
+            hosting.call,
+            self.job_id,
+            stage,
+            index,
+            method,
+            args,
+            workers=[host],
+            allow_other_workers=False,
+            pure=False,
             key=f"{self.names[stage]}#{index}.{method}-{uuid.uuid4().hex[:12]}",
         )
 
-    def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
+    def wait(
+        self, handles: list[Any], timeout: float | None
+    ) -> list[tuple[Any, CallOutput | BaseException]]:
         try:
             with self.client.as_current():
                 done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:
+            self._check_workers()
             return []
         out = []
         for f in done:
             if f.status == "error":
                 out.append((f, f.exception()))
-            else:
-                out.append((f, f.result()))
+                continue
+            try:  # a result held by a worker that just died is gone: do not wait for it forever
+                out.append((f, f.result(timeout=10.0)))
+            except TimeoutError:
+                self._checked_workers = 0.0
+                self._check_workers()
+                raise
         return out
+
+    def _check_workers(self) -> None:
+        """Raise ``WorkerLostError`` when a worker hosting this job's instances has left the
+        cluster (its pinned calls would wait forever). Checked at most once a second."""
+        now = time.monotonic()
+        if now - self._checked_workers < 1.0:
+            return
+        self._checked_workers = now
+        lost = self._lost_hosts()
+        if lost:
+            stages = sorted(
+                {self.names[sid] for (sid, _), h in self.placement.items() if self.hosts[h] in lost}
+            )
+            msg = f"Dask worker(s) {', '.join(lost)} died while hosting {', '.join(stages)}"
+            raise WorkerLostError(msg)
+
+    def _lost_hosts(self) -> list[str]:
+        alive = set(self.client.scheduler_info()["workers"])
+        return [h for h in self.hosts if h not in alive]
 
     def close(self) -> None:
         try:
             with self.client.as_current():
+                lost = set(self._lost_hosts())
                 for host in self.hosts:
-                    self.client.submit(hosting.drop, self.job_id, workers=[host], pure=False).result(timeout=30)
+                    if host in lost:
+                        continue
+                    self.client.submit(
+                        hosting.drop, self.job_id, workers=[host], pure=False
+                    ).result(timeout=30)
                 for actor in self.service_actors.values():
                     actor.hook("stop").result(timeout=30)
         finally:
@@ -186,7 +247,9 @@ class DaskBackend(Backend):
     distributed = True
     Options = DaskOptions
     options: DaskOptions
-    config_defaults = {"bundle_target_ms": 1000.0}  # a task costs milliseconds: amortise it (lower for latency)
+    config_defaults = {
+        "bundle_target_ms": 1000.0
+    }  # a task costs milliseconds: amortise it (lower for latency)
 
     def open_session(self) -> DaskSession:
         return DaskSession(self.options)
