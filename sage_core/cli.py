@@ -1,6 +1,6 @@
 """The ``sage`` command line: run a pipeline file, report the installation.
 
-    sage run examples/wordcount.py --backend local --json
+    sage run examples/wordcount.py --backend local --json   # live progress on stderr, metrics as JSON
     sage doctor
 """
 
@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sage_core import environment
+from sage_core.progress import LiveProgress
 from sage_core.registry import available_backends, get_backend
 from sage_core.results import JobResult
 
@@ -49,8 +50,9 @@ def run(
     address: str = typer.Option(None, "--address", help="cluster address for dask/ray"),
     option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
     as_json: bool = typer.Option(False, "--json", help="print the final metrics of each job as JSON"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a live view of each job on stderr"),
 ) -> None:
-    """Run FILE as ``__main__``, optionally on another backend."""
+    """Run FILE as ``__main__``, optionally on another backend, with a live view of its jobs."""
     options = _parse_options(option)
     if address:
         options["address"] = address
@@ -61,12 +63,19 @@ def run(
     results: list[JobResult] = []
     environment.override_backend(backend, **options)
     environment.add_job_listener(results.append)
+    live = LiveProgress() if progress else None
+    if live is not None:
+        environment.add_start_listener(live.watch)
+        live.start()
     sys.argv = [str(file)]
     try:
         runpy.run_path(str(file), run_name="__main__")
     finally:
         environment.override_backend(None)
         environment.remove_job_listener(results.append)
+        if live is not None:
+            environment.remove_start_listener(live.watch)
+            live.stop()
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
 

@@ -5,8 +5,9 @@ Holds the context object and the user-metrics counter; no scheduling logic.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
+
+from sage_core.logs import operator_logger
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -56,7 +57,7 @@ class RuntimeContext:
         self.services = services
         self.service_timeout = service_timeout
         self.metrics = UserMetrics()
-        self.logger = logging.getLogger(f"sage.{job_name}.{name}")
+        self.logger = operator_logger(job_name, name)  # job and operator attached, secrets masked
         self._keyed_state: dict[Any, dict[str, Any]] = {}
         self._collected: dict[str, list[Any]] = {}
 

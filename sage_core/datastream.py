@@ -33,6 +33,7 @@ from sage_core.functions import (
     PrintSink,
     SinkFunction,
 )
+from sage_core.restart import RestartStrategy
 from sage_core.validate import check_callable
 
 if TYPE_CHECKING:
@@ -180,6 +181,35 @@ class DataStream:
             msg = f"side_output({port!r}): operator {node.name!r} has no such output (side outputs: {offered})"
             raise PipelineValidationError(msg)
         return DataStream(self.env, self.node_id, port)
+
+    def retry(self, strategy: RestartStrategy) -> DataStream:
+        """Call this operator again on a record that raised, as ``strategy`` allows
+        (``FixedDelayRestart``, ``ExponentialBackoffRestart``, ``FailureRateRestart``); a
+        record still failing after its retry budget goes to the dead-letter output with its
+        last error and the number of attempts, and the job goes on.
+
+        >>> from sage_core import FixedDelayRestart, LocalEnvironment
+        >>> calls = {}
+        >>> def flaky(x):
+        ...     calls[x] = calls.get(x, 0) + 1
+        ...     if x == 2 and calls[x] < 3 or x == 4:
+        ...         raise ConnectionError(f"no luck with {x}")
+        ...     return x * 10
+        >>> env = LocalEnvironment("retry")
+        >>> _ = env.from_batch([1, 2, 3, 4]).map(flaky).retry(FixedDelayRestart(attempts=2, delay=0)).collect("out")
+        >>> result = env.submit()
+        >>> result.collected["out"], [(d.record, d.attempts) for d in result.dead_letters]
+        ([10, 20, 30], [(4, 3)])
+        """
+        node = self.env._nodes[self.node_id]
+        if not isinstance(strategy, RestartStrategy):
+            msg = f"retry() on {node.name!r}: expected a restart strategy such as FixedDelayRestart(attempts=3), got {strategy!r}"
+            raise PipelineValidationError(msg)
+        if node.kind in ir.SOURCE_KINDS or node.kind == ir.FUTURE or self.port is not None:
+            msg = f"retry() on {node.name!r}: only operators that call a function per record retry (a source restarts with the job)"
+            raise PipelineValidationError(msg)
+        node.options["retry"] = strategy
+        return self
 
     def fill_future(self, future: DataStream) -> None:
         """Feed this stream back into ``future`` (made by ``env.from_future(name)``): a loop."""

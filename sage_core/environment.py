@@ -37,6 +37,7 @@ from sage_core.validate import validate
 BACKEND_ENV_VAR = "SAGE_BACKEND"
 _backend_override: tuple[str, dict[str, Any]] | None = None
 _job_listeners: list[Callable[[JobResult], None]] = []
+_start_listeners: list[Callable[[JobHandle], None]] = []
 
 
 def add_job_listener(listener: Callable[[JobResult], None]) -> None:
@@ -46,6 +47,15 @@ def add_job_listener(listener: Callable[[JobResult], None]) -> None:
 
 def remove_job_listener(listener: Callable[[JobResult], None]) -> None:
     _job_listeners.remove(listener)
+
+
+def add_start_listener(listener: Callable[[JobHandle], None]) -> None:
+    """Call ``listener(handle)`` when any job starts (used by ``sage run``'s live progress)."""
+    _start_listeners.append(listener)
+
+
+def remove_start_listener(listener: Callable[[JobHandle], None]) -> None:
+    _start_listeners.remove(listener)
 
 
 def override_backend(name: str | None, **options: Any) -> None:
@@ -258,6 +268,8 @@ class Environment:
             return Driver(job, backend_obj.open_session(), config, name, self.checkpointing)
 
         handle = JobHandle(make_driver, backend_obj.run, self.restart_strategy)
+        for start_listener in list(_start_listeners):
+            start_listener(handle)
         if not autostop:
             return handle
         result = handle.wait()

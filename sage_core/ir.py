@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 # Node kinds. Sources have no inputs; sinks have no consumers; keyby only routes.
+_SOURCE_LOCK = threading.Lock()
+
 SOURCE_BATCH = "source_batch"
 SOURCE_POLL = "source"
 FUTURE = "future"
@@ -51,10 +54,11 @@ class FunctionSpec:
             return "(" + ", ".join(FunctionSpec(t).describe() for t in target) + ")"
         name = getattr(target, "__qualname__", None) or type(target).__name__
         try:
-            where = inspect.getsourcefile(target)
-            line = inspect.getsourcelines(target)[1]
+            with _SOURCE_LOCK:  # CPython 3.11's parser is not safe in concurrent threads
+                where = inspect.getsourcefile(target)
+                line = inspect.getsourcelines(target)[1]
             return f"{name} ({_short_path(where)}:{line})"
-        except (TypeError, OSError):
+        except (TypeError, OSError, SystemError):
             return name
 
     def to_dict(self) -> dict[str, Any]:

@@ -304,3 +304,28 @@ class KillWorkerOnce(MapFunction):
                 f.write(str(os.getpid()))
             os.kill(os.getpid(), 9)
         return data
+
+
+class Flaky(MapFunction):
+    """Raises once on each record of ``transient`` and always on each record of ``poison``."""
+
+    def __init__(self, transient, poison):
+        self.transient, self.poison = transient, poison
+        self.failed: set = set()
+
+    def execute(self, data):
+        if data in self.poison:
+            raise ValueError(f"poison record {data}")
+        if data in self.transient and data not in self.failed:
+            self.failed.add(data)
+            raise ConnectionError(f"transient failure on {data}")
+        return data
+
+
+def not_multiple_of_three(x):
+    return x % 3 != 0
+
+
+def slow_identity(x):
+    time.sleep(0.002)
+    return x

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from sage_core.checkpoint import CheckpointConfig, Checkpoints
 from sage_core.config import EnvConfig
+from sage_core.logs import sage_logger
 from sage_core.results import DeadLetter, JobResult, OperatorMetrics
 from sage_core.runtime.backend import JobSpec, Session
 from sage_core.runtime.instance import CallOutput
+
+log = sage_logger("sage.driver")
 
 
 class Driver:
@@ -50,9 +53,12 @@ class Driver:
         self.backoff: dict[tuple[int, int], float] = {}
         self.sec_per_record: dict[int, float] = {}
         self.bundle: dict[int, int] = {s.id: max(1, config.initial_bundle // 2) for s in self.stages}
-        self.inst_metrics: dict[tuple[int, int], dict[str, tuple]] = {}
+        self.inst_metrics: dict[tuple[int, int], dict[str, OperatorMetrics]] = {}
         self.collected: dict[str, list] = {}
         self.dead_letters: list[DeadLetter] = []
+        self.dead_by_operator: Counter[str] = Counter()
+        self.blocked_since: dict[int, float] = {}  # stage id -> when backpressure stopped it
+        self.blocked_seconds: dict[int, float] = {}
         self.targets = {s.id: sorted({r.target for r in s.routes if not r.feedback}) for s in self.stages}
         self.loops = {s.id: _loop_of(s.id, self.stages) for s in self.stages if s.feedback_upstream}
         self.started = time.perf_counter()
@@ -75,17 +81,35 @@ class Driver:
             raise
         finally:
             self.session.close()
-        return self.result(cancelled=self.cancel_event.is_set())
+        result = self.result(cancelled=self.cancel_event.is_set())
+        missing = result.count_check()
+        if missing and not result.cancelled:
+            result.details["unaccounted"] = missing
+            log.error("job %r: records unaccounted for (in != out + filtered + dead letters): %s", self.job.name, missing, extra={"job": self.job.name})
+        return result
 
     def cancel(self) -> None:
         self.cancel_event.set()
 
     def metrics(self) -> dict[str, OperatorMetrics]:
+        """Every operator's counters summed over its instances, plus what the driver keeps:
+        dead letters received, records queued and time blocked by backpressure."""
         totals: dict[str, OperatorMetrics] = {}
         for per_node in list(self.inst_metrics.values()):
-            for name, (rin, rout, err, sec, custom) in per_node.items():
-                m = totals.get(name) or totals.setdefault(name, OperatorMetrics(name))
-                m.add(OperatorMetrics(name, rin, rout, err, sec, custom))
+            for name, m in per_node.items():
+                total = totals.get(name) or totals.setdefault(name, OperatorMetrics(name))
+                total.add(m)
+        for name, count in list(self.dead_by_operator.items()):
+            (totals.get(name) or totals.setdefault(name, OperatorMetrics(name))).dead_letters = count
+        now = time.monotonic()
+        for stage in self.stages:
+            head = totals.get(stage.head.name)
+            if head is None:
+                continue
+            queues = [self.pending[(stage.id, i)] for i in range(stage.parallelism)]
+            head.queue_depth = sum(len(items) for queue in queues for _, items in list(queue))
+            since = self.blocked_since.get(stage.id)
+            head.backpressure_seconds = self.blocked_seconds.get(stage.id, 0.0) + (0.0 if since is None else now - since)
         order = [n.name for n in self.job.graph.nodes]
         return {name: totals[name] for name in order if name in totals}
 
@@ -140,6 +164,7 @@ class Driver:
             if sid in self.ended or sid in self.finishing:
                 continue
             room = self._has_room(sid)
+            self._note_backpressure(stage, room, now)
             for i in range(stage.parallelism):
                 key = (sid, i)
                 if key in self.busy_inst or not room:
@@ -176,7 +201,9 @@ class Driver:
                 self.pending[(route.target, target)].append((route.input_index, items))
         for name, records in outcome.collected.items():
             self.collected.setdefault(name, []).extend(records)
-        self.dead_letters.extend(outcome.dead_letters)
+        if outcome.dead_letters:
+            self.dead_letters.extend(outcome.dead_letters)
+            self.dead_by_operator.update(d.operator for d in outcome.dead_letters)
         self.inst_metrics[(sid, i)] = outcome.metrics
         if outcome.records_in:
             spr = outcome.seconds / outcome.records_in
@@ -246,6 +273,7 @@ class Driver:
         self.ended, self.source_done = set(saved["ended"]), set(saved["source_done"])
         self.collected, self.dead_letters = saved["collected"], saved["dead_letters"]
         self.inst_metrics = saved["inst_metrics"]
+        self.dead_by_operator = Counter(d.operator for d in self.dead_letters)
         self._call_all({key: ("restore", (data,)) for key, data in state["instances"].items()})
         self.resumed_from = state["id"]
 
@@ -268,6 +296,21 @@ class Driver:
             count += len(batch[1])
             batches.append(batch)
         return batches
+
+    def _note_backpressure(self, stage, room: bool, now: float) -> None:
+        """Track how long a stage with work to do is held back by full queues downstream."""
+        sid = stage.id
+        waiting = not room and (
+            any((sid, i) not in self.source_done for i in range(stage.parallelism))
+            if stage.is_source
+            else any(self.pending[(sid, i)] for i in range(stage.parallelism))
+        )
+        since = self.blocked_since.get(sid)
+        if waiting and since is None:
+            self.blocked_since[sid] = now
+        elif not waiting and since is not None:
+            self.blocked_seconds[sid] = self.blocked_seconds.get(sid, 0.0) + now - since
+            del self.blocked_since[sid]
 
     def _has_room(self, sid: int) -> bool:
         cap = self.config.max_pending_bundles
@@ -306,6 +349,7 @@ class Driver:
             self.dead_letters.append(
                 DeadLetter(name, "", record, "RuntimeError: record arrived after the operator had finished", "")
             )
+            self.dead_by_operator[name] += 1
 
     def _drain_busy(self, timeout: float) -> None:
         self._drain(self.busy, timeout)

@@ -16,7 +16,8 @@ from sage_core import ir
 from sage_core.checkpoint import CheckpointError
 from sage_core.context import RuntimeContext
 from sage_core.errors import OperatorError
-from sage_core.results import DeadLetter
+from sage_core.logs import redact
+from sage_core.results import DeadLetter, OperatorMetrics
 from sage_core.runtime import partition, plan
 from sage_core.runtime.operators import (
     _SKIP,
@@ -37,7 +38,7 @@ class CallOutput:
     routed: list[tuple[int, int, list]] = field(default_factory=list)  # (route index, target instance, items)
     collected: dict[str, list] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    metrics: dict[str, tuple] = field(default_factory=dict)  # node name -> (in, out, errors, seconds, custom)
+    metrics: dict[str, OperatorMetrics] = field(default_factory=dict)  # node name -> this instance's totals
     records_in: int = 0
     seconds: float = 0.0
     done: bool = False  # a source has ended
@@ -58,6 +59,7 @@ class StageInstance:
         self.config = config
         self.services = services
         self._dead: list[DeadLetter] = []
+        self._described: dict[int, str] = {}  # node id -> "Function (file:line)" for dead letters
         self._contexts: list[RuntimeContext] = []
         self._rr = index  # rotating offset for rebalance routes
         self.reader: BatchReader | PollReader | None = None
@@ -186,11 +188,14 @@ class StageInstance:
                 break
             op = self.ops[pos]
             t0 = time.perf_counter()
-            op.records_in += len(items)
+            n = len(items)
+            op.records_in += n
             items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)
             keyed = self._keyed_in[pos + 1]
             op.records_out += len(items)
-            op.seconds += time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            op.seconds += elapsed
+            op.latency.observe(elapsed / n, n)
             input_index = 0
         self._route(items, out)
 
@@ -239,11 +244,14 @@ class StageInstance:
             return [(k, v) for k, v in zip(keys, values) if k is not _SKIP]
         return list(zip(keys, values))
 
-    def _fail(self, node: ir.Node, record: Any, exc: BaseException, key: Any) -> None:
-        function = node.function.describe() if node.function is not None else node.kind
+    def _fail(self, node: ir.Node, record: Any, exc: BaseException, key: Any, attempts: int = 1) -> None:
+        function = self._described.get(node.id)
+        if function is None:
+            function = self._described[node.id] = node.function.describe() if node.function is not None else node.kind
+        error, trace = redact(_error_text(exc)), redact(tb.format_exc())
         if self.config.strict:
-            raise OperatorError(node.name, function, record, _error_text(exc), tb.format_exc()) from exc
-        self._dead.append(DeadLetter(node.name, function, record, _error_text(exc), tb.format_exc(), key))
+            raise OperatorError(node.name, function, record, error, trace) from exc
+        self._dead.append(DeadLetter(node.name, function, record, error, trace, key, attempts))
 
     def _finish_output(self, out: CallOutput) -> None:
         for ctx in self._contexts:
@@ -252,13 +260,11 @@ class StageInstance:
         if self._dead:
             out.dead_letters.extend(self._dead)
             self._dead = []
-        out.metrics = {
-            op.node.name: (op.records_in, op.records_out, op.errors, op.seconds, dict(op.ctx.metrics.counters))
-            for op in self.ops
-        }
+        out.metrics = {op.node.name: op.metrics() for op in self.ops}
         if self.reader is not None:
-            ctx = self._contexts[0]
-            out.metrics[self.stage.head.name] = (0, self._source_out, 0, 0.0, dict(ctx.metrics.counters))
+            head = self.stage.head
+            counters = dict(self._contexts[0].metrics.counters)
+            out.metrics[head.name] = OperatorMetrics(head.name, kind=head.kind, records_out=self._source_out, custom=counters)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -11,14 +10,17 @@ from typing import TYPE_CHECKING
 
 from sage_core.checkpoint import CheckpointError
 from sage_core.errors import PipelineValidationError
+from sage_core.logs import sage_logger
+from sage_core.metrics import to_prometheus
 from sage_core.restart import NoRestart, RestartStrategy
 from sage_core.results import JobResult, OperatorMetrics
 
 if TYPE_CHECKING:
+    from sage_core.ir import Graph
     from sage_core.runtime.driver import Driver
 
 
-log = logging.getLogger("sage.job")
+log = sage_logger("sage.job")
 
 
 def _restartable(exc: BaseException) -> bool:
@@ -88,6 +90,7 @@ class JobHandle:
                     exc,
                     len(failed_at),
                     delay,
+                    extra={"job": self.name},
                 )
                 time.sleep(delay)
                 if self._cancelled:
@@ -107,9 +110,24 @@ class JobHandle:
         self._cancelled = True
         self._driver.cancel()
 
+    @property
+    def graph(self) -> Graph:
+        """The job's logical graph."""
+        return self._driver.job.graph
+
+    @property
+    def backend(self) -> str:
+        return self._driver.backend_name
+
     def metrics(self) -> dict[str, OperatorMetrics]:
-        """Per-operator counters so far (live while the job runs)."""
+        """Per-operator metrics so far, live while the job runs, on every backend: records
+        in/out, errors, filtered, retries, dead letters, time, latency histogram, queue
+        depth, time blocked by backpressure, and the function's own counters."""
         return self._driver.metrics()
+
+    def prometheus(self) -> str:
+        """:meth:`metrics` in the Prometheus text format (see :mod:`sage_core.metrics`)."""
+        return to_prometheus(self.name, self.metrics())
 
     def wait(self, timeout: float | None = None) -> JobResult:
         """Block until the job ends; re-raise its error. ``TimeoutError`` if still running."""

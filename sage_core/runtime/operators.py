@@ -8,20 +8,26 @@ an ``OperatorError`` in strict mode) and the rest of the bundle goes on.
 from __future__ import annotations
 
 import functools
+import time
+from collections import deque
 from collections.abc import Callable
 from itertools import chain, compress
 from typing import Any
 
 from sage_core import ir
 from sage_core.context import RuntimeContext
+from sage_core.metrics import LatencyHistogram
+from sage_core.results import OperatorMetrics
 
 _SKIP = object()
 
 Fail = Callable[[Any, BaseException], None]
+Retry = Callable[[Callable[[Any], Any], Any, BaseException], Any]
 
 
-def call_each(fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any) -> list:
-    """``[fn(x) for x in items]`` at C speed; a record that raises becomes ``fill``.
+def call_each(fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any, retry: Retry | None = None) -> list:
+    """``[fn(x) for x in items]`` at C speed; a record that raises is given to ``retry``
+    (if any) and, when that raises too, becomes ``fill``.
 
     >>> call_each(lambda x: 10 // x, [1, 0, 2], lambda rec, exc: None, None)
     [10, None, 5]
@@ -33,7 +39,14 @@ def call_each(fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any) -> l
             out.extend(map(fn, it))
             return out
         except Exception as exc:
-            fail(items[len(out)], exc)
+            record = items[len(out)]
+            if retry is not None:
+                try:
+                    out.append(retry(fn, record, exc))
+                    continue
+                except Exception as last:
+                    exc = last
+            fail(record, exc)
             out.append(fill)
 
 
@@ -64,7 +77,7 @@ def _bind_extra(fn: Callable, args: tuple, kwargs: dict) -> Callable:
 class Operator:
     """Base: holds the node, its function object, its context and counters."""
 
-    def __init__(self, node: ir.Node, ctx: RuntimeContext, fail: Callable[[ir.Node, Any, BaseException, Any], None]):
+    def __init__(self, node: ir.Node, ctx: RuntimeContext, fail: Callable[[ir.Node, Any, BaseException, Any, int], None]):
         self.node = node
         self.ctx = ctx
         self.obj = None if node.function is None else instantiate(node.function, ctx)
@@ -74,15 +87,62 @@ class Operator:
         self.records_in = 0
         self.records_out = 0
         self.errors = 0
+        self.filtered = 0
+        self.retries = 0
         self.seconds = 0.0
+        self.latency = LatencyHistogram()
+        strategy = node.options.get("retry")
+        self.retry: Retry | None = None if strategy is None else self._retry
+        self._failure_times: deque[float] = deque(maxlen=1024)
+        self._attempts = 1
 
     def fail(self, record: Any, exc: BaseException) -> None:
         self.errors += 1
-        self._fail(self.node, record, exc, None)
+        self._fail(self.node, record, exc, None, self._attempts)
+        self._attempts = 1
 
     def fail_keyed(self, pair: tuple, exc: BaseException) -> None:
         self.errors += 1
-        self._fail(self.node, pair[1], exc, pair[0])
+        self._fail(self.node, pair[1], exc, pair[0], self._attempts)
+        self._attempts = 1
+
+    def each(self, fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any) -> list:
+        """:func:`call_each` with this operator's retry strategy."""
+        return call_each(fn, items, fail, fill, self.retry)
+
+    def _retry(self, fn: Callable[[Any], Any], record: Any, exc: BaseException) -> Any:
+        """Call ``fn(record)`` again as the node's retry strategy allows; raise the last error
+        when it gives up. Failure times are the operator's (for ``FailureRateRestart``)."""
+        strategy = self.node.options["retry"]
+        attempt = 0
+        while True:
+            attempt += 1
+            self._failure_times.append(time.monotonic())
+            delay = strategy.delay_before(attempt, list(self._failure_times))
+            if delay is None:
+                self._attempts = attempt
+                raise exc
+            self.retries += 1
+            time.sleep(delay)
+            try:
+                return fn(record)
+            except Exception as again:
+                exc = again
+
+    def metrics(self) -> OperatorMetrics:
+        """This instance's counters so far."""
+        return OperatorMetrics(
+            self.node.name,
+            kind=self.node.kind,
+            records_in=self.records_in,
+            records_out=self.records_out,
+            errors=self.errors,
+            filtered=self.filtered,
+            retries=self.retries,
+            seconds=self.seconds,
+            latency=self.latency.copy(),
+            custom=dict(self.ctx.metrics.counters),
+        )
 
     def run(self, items: list, input_index: int) -> list:
         raise NotImplementedError
@@ -105,11 +165,12 @@ class Operator:
         """This operator's part of a checkpoint: counters, keyed state, the function's own state."""
         saver = getattr(self.obj, "snapshot", None)
         own = saver() if self._is_object() and callable(saver) else None
-        counters = (self.records_in, self.records_out, self.errors, self.seconds)
-        return {"counters": counters, "metrics": dict(self.ctx.metrics.counters), "keyed": self.ctx.keyed_state(), "own": own}
+        counters = (self.records_in, self.records_out, self.errors, self.filtered, self.retries, self.seconds)
+        return {"counters": counters, "latency": self.latency.copy(), "metrics": dict(self.ctx.metrics.counters), "keyed": self.ctx.keyed_state(), "own": own}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.records_in, self.records_out, self.errors, self.seconds = state["counters"]
+        self.records_in, self.records_out, self.errors, self.filtered, self.retries, self.seconds = state["counters"]
+        self.latency = state["latency"]
         self.ctx.metrics.counters.update(state["metrics"])
         self.ctx.keyed_state().update(state["keyed"])
         if state["own"] is not None:
@@ -132,7 +193,7 @@ class MapOperator(Operator):
 
     def run(self, items, input_index):
         before = self.errors
-        out = call_each(self.fn, items, self.fail, _SKIP)
+        out = self.each(self.fn, items, self.fail, _SKIP)
         return out if self.errors == before else [x for x in out if x is not _SKIP]
 
     def run_keyed(self, pairs, input_index):
@@ -143,13 +204,13 @@ class MapOperator(Operator):
             return (pair[0], fn(pair[1]))
 
         before = self.errors
-        out = call_each(keyed, pairs, self.fail_keyed, _SKIP)
+        out = self.each(keyed, pairs, self.fail_keyed, _SKIP)
         return out if self.errors == before else [x for x in out if x is not _SKIP]
 
 
 class FilterOperator(MapOperator):
     def run(self, items, input_index):
-        return list(compress(items, call_each(self.fn, items, self.fail, False)))
+        return self._keep(items, self.each(self.fn, items, self.fail, _SKIP))
 
     def run_keyed(self, pairs, input_index):
         fn, ctx = self.fn, self.ctx
@@ -158,7 +219,17 @@ class FilterOperator(MapOperator):
             ctx.current_key = pair[0]
             return fn(pair[1])
 
-        return list(compress(pairs, call_each(keyed, pairs, self.fail_keyed, False)))
+        return self._keep(pairs, self.each(keyed, pairs, self.fail_keyed, _SKIP))
+
+    def _keep(self, items: list, verdicts: list) -> list:
+        """Items whose verdict is true; counts the ones the predicate rejected (``_SKIP``
+        marks a failed record, already a dead letter)."""
+        failed = verdicts.count(_SKIP)
+        if failed:
+            verdicts = [v is not _SKIP and v for v in verdicts]
+        kept = list(compress(items, verdicts))
+        self.filtered += len(items) - len(kept) - failed
+        return kept
 
 
 class FlatMapOperator(Operator):
@@ -182,7 +253,7 @@ class FlatMapOperator(Operator):
         self.expand = expand
 
     def run(self, items, input_index):
-        return list(chain.from_iterable(call_each(self.expand, items, self.fail, ())))
+        return list(chain.from_iterable(self.each(self.expand, items, self.fail, ())))
 
     def run_keyed(self, pairs, input_index):
         expand, ctx = self.expand, self.ctx
@@ -191,12 +262,12 @@ class FlatMapOperator(Operator):
             ctx.current_key = key = pair[0]
             return [(key, r) for r in expand(pair[1])]
 
-        return list(chain.from_iterable(call_each(keyed, pairs, self.fail_keyed, ())))
+        return list(chain.from_iterable(self.each(keyed, pairs, self.fail_keyed, ())))
 
 
 class SinkOperator(MapOperator):
     def run(self, items, input_index):
-        call_each(self.fn, items, self.fail, None)
+        self.each(self.fn, items, self.fail, None)
         return []
 
     def run_keyed(self, pairs, input_index):
@@ -206,7 +277,7 @@ class SinkOperator(MapOperator):
             ctx.current_key = pair[0]
             fn(pair[1])
 
-        call_each(keyed, pairs, self.fail_keyed, None)
+        self.each(keyed, pairs, self.fail_keyed, None)
         return []
 
 
@@ -224,7 +295,7 @@ class CoMapOperator(Operator):
 
     def run(self, items, input_index):
         before = self.errors
-        out = call_each(self.fns[input_index], items, self.fail, _SKIP)
+        out = self.each(self.fns[input_index], items, self.fail, _SKIP)
         return out if self.errors == before else [x for x in out if x is not _SKIP]
 
     def run_keyed(self, pairs, input_index):
@@ -235,7 +306,7 @@ class CoMapOperator(Operator):
             return (pair[0], fn(pair[1]))
 
         before = self.errors
-        out = call_each(keyed, pairs, self.fail_keyed, _SKIP)
+        out = self.each(keyed, pairs, self.fail_keyed, _SKIP)
         return out if self.errors == before else [x for x in out if x is not _SKIP]
 
 
@@ -250,7 +321,7 @@ class JoinOperator(Operator):
             emitted = execute(pair[1], key, input_index)
             return [] if emitted is None else [(key, r) for r in emitted]
 
-        return list(chain.from_iterable(call_each(keyed, pairs, self.fail_keyed, ())))
+        return list(chain.from_iterable(self.each(keyed, pairs, self.fail_keyed, ())))
 
 
 class KeyByOperator(Operator):
@@ -262,7 +333,7 @@ class KeyByOperator(Operator):
 
     def run(self, items, input_index):
         before = self.errors
-        keys = call_each(self.fn, items, self.fail, _SKIP)
+        keys = self.each(self.fn, items, self.fail, _SKIP)
         if self.errors == before:
             return list(zip(keys, items))
         return [(k, v) for k, v in zip(keys, items) if k is not _SKIP]

@@ -48,3 +48,21 @@ def test_run_on_another_backend_from_the_command_line():
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout[out.stdout.index("[\n") :])
     assert payload[0]["backend"] == "dask" and payload[0]["metrics"]["collect_counts"]["records_in"] > 10000
+
+
+def test_run_shows_a_live_progress_view_on_stderr():
+    out = sage("run", "examples/wordcount.py", "--json")
+    assert out.returncode == 0, out.stderr
+    view = out.stderr
+    assert "job 'wordcount' on local: done" in view
+    for column in ("operator", "rec/s", "dead", "queue", "p95 ms"):
+        assert column in view
+    payload = json.loads(out.stdout[out.stdout.index("[\n") :])
+    counted = payload[0]["metrics"]["flatmap_1"]["records_out"]
+    assert f"{counted:,}" in view  # the final view shows the final counts
+    assert "latency" in payload[0]["metrics"]["flatmap_1"]
+
+
+def test_run_without_progress_keeps_stderr_quiet():
+    out = sage("run", "examples/hello.py", "--no-progress")
+    assert out.returncode == 0 and "rec/s" not in out.stderr

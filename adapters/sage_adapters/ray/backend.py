@@ -112,8 +112,10 @@ class RaySession(Session):
         self.hosts: list[Any] = []
         self.placement: dict[tuple[int, int], int] = {}
         self.service_actors: dict[str, Any] = {}
+        self.names: dict[int, str] = {}
 
     def start(self, job: JobSpec) -> None:
+        self.names = {s.id: s.name for s in job.plan.stages}
         for spec in job.services:
             self.service_actors[spec.name] = ServiceActor.options(  # type: ignore[attr-defined]
                 name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
@@ -127,15 +129,21 @@ class RaySession(Session):
         for h in range(count):
             self.hosts.append(
                 InstanceHost.options(  # type: ignore[attr-defined]
-                    name=f"sage:{job.name}:host{h}:{self.job_id}",
+                    name=f"sage:{job.name}:host{h}[{self._hosted(by_host.get(h, []))}]:{self.job_id}",
                     max_concurrency=max(1, len(by_host.get(h, []))) + 1,
                     num_cpus=0,
                 ).remote()
             )
         ray.get([self.hosts[h].create.remote(self.job_id, job, keys, services) for h, keys in by_host.items()])
 
+    def _hosted(self, keys: list[tuple[int, int]]) -> str:
+        """The operators an actor hosts, as its name shows them: ``map_1#0,sink_2#0``."""
+        return ",".join(f"{self.names[sid]}#{i}" for sid, i in sorted(keys))[:200]
+
     def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
-        return self.hosts[self.placement[(stage, index)]].call.remote(self.job_id, stage, index, method, args)
+        call = self.hosts[self.placement[(stage, index)]].call
+        # named after the operators, as the Ray dashboard and `ray list tasks` show it
+        return call.options(name=f"{self.names[stage]}#{index}.{method}").remote(self.job_id, stage, index, method, args)
 
     def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
         ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)
