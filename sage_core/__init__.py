@@ -32,6 +32,7 @@ from sage_core.errors import (
 from sage_core.functions import (
     BaseFunction,
     BatchFunction,
+    BatchMapFunction,
     CollectSink,
     CoMapFunction,
     FilterFunction,
@@ -63,6 +64,7 @@ __all__ = [
     "BatchFunction",
     "CheckpointConfig",
     "CheckpointError",
+    "BatchMapFunction",
     "CoMapFunction",
     "CollectSink",
     "ConnectedStreams",

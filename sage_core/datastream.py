@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sage_core import ir
 from sage_core.errors import PipelineValidationError
 from sage_core.functions import (
+    BatchMapFunction,
     CollectSink,
     CoMapFunction,
     FilterFunction,
@@ -34,6 +35,7 @@ from sage_core.functions import (
     SinkFunction,
 )
 from sage_core.restart import RestartStrategy
+from sage_core.runtime.operators import BatchMapOperator
 from sage_core.validate import check_callable
 
 if TYPE_CHECKING:
@@ -92,6 +94,41 @@ class DataStream:
     def map(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """One output per record: ``stream.map(lambda x: x * 2)`` or ``stream.map(MyMap, arg)``."""
         return self._then(ir.MAP, fn, args, kwargs, parallelism, name)
+
+    def map_batches(
+        self,
+        fn: type[BatchMapFunction],
+        *args: Any,
+        max_batch: int | None = None,
+        parallelism: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> DataStream:
+        """Like :meth:`map`, but ``fn`` (a :class:`BatchMapFunction` class) gets whole bundles:
+        one ``execute_batch(records)`` call per bundle, at most ``max_batch`` records each.
+
+        Failures stay per record (an exception instance in the output, or a record that
+        raises when the bundle is re-run record by record); bundles grow until one takes
+        about ``bundle_target_ms``, so raise that for models that like large batches.
+
+        >>> from sage_core import BatchMapFunction, LocalEnvironment
+        >>> class Lengths(BatchMapFunction):
+        ...     def execute_batch(self, records):
+        ...         return [len(r) for r in records]
+        >>> env = LocalEnvironment("lengths")
+        >>> _ = env.from_batch(["a", "bb", "ccc"]).map_batches(Lengths, max_batch=256).collect("out")
+        >>> sorted(env.submit().collected["out"])
+        [1, 2, 3]
+        """
+        where = f"map_batches() after {self.name!r}"
+        if not (inspect.isclass(fn) and issubclass(fn, BatchMapFunction)):
+            msg = f"{where}: needs a BatchMapFunction subclass, got {fn!r}; use map() for plain functions"
+            raise PipelineValidationError(msg)
+        if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
+            msg = f"{where}: max_batch must be an integer >= 1, got {max_batch!r}"
+            raise PipelineValidationError(msg)
+        spec = function_spec(ir.MAP, fn, args, kwargs, where)
+        return self.env._add(ir.MAP, spec, [self._edge()], parallelism, name, operator=BatchMapOperator, max_batch=max_batch)
 
     def flatmap(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Any number of outputs per record: return an iterable (or call ``self.collect`` in a class)."""

@@ -76,6 +76,25 @@ class MapFunction(BaseFunction):
         raise NotImplementedError
 
 
+class BatchMapFunction(MapFunction):
+    """A map whose work is done on lists: override :meth:`execute_batch`.
+
+    Added with ``stream.map_batches(cls)`` it receives whole bundles (at most ``max_batch``
+    records) in one call, as models and remote endpoints want them; with a plain
+    ``stream.map(cls)`` it still works, one record per call.
+    """
+
+    def execute_batch(self, records: list[Any]) -> list[Any]:
+        """Return one output per record, in order; an exception instance dead-letters its record."""
+        raise NotImplementedError
+
+    def execute(self, data: Any) -> Any:
+        (out,) = self.execute_batch([data])
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+
 class FilterFunction(BaseFunction):
     """Keep the record when ``execute`` returns a true value."""
 

@@ -208,6 +208,60 @@ class MapOperator(Operator):
         return out if self.errors == before else [x for x in out if x is not _SKIP]
 
 
+class BatchMapOperator(Operator):
+    """``map_batches``: one ``execute_batch`` call per slice of a bundle (``max_batch``).
+
+    An output that is an exception instance fails its record. If ``execute_batch`` raises,
+    the slice is run again record by record through ``execute`` (with the node's retry
+    strategy), so that only the records that fail become dead letters.
+    """
+
+    def __init__(self, *a: Any) -> None:
+        super().__init__(*a)
+        self.max_batch = int(self.node.options.get("max_batch") or 0)
+
+    def run(self, items, input_index):
+        return self._run(items, items, self.fail)
+
+    def run_keyed(self, pairs, input_index):
+        records = [pair[1] for pair in pairs]
+        if len(pairs) == 1:
+            self.ctx.current_key = pairs[0][0]
+        outs = self._run(pairs, records, self.fail_keyed, keep=True)
+        return [(pair[0], out) for pair, out in zip(pairs, outs) if out is not _SKIP]
+
+    def _run(self, items: list, records: list, fail: Fail, keep: bool = False) -> list:
+        """Outputs for ``records`` (``_SKIP`` for failed ones when ``keep``); ``items`` are
+        what ``fail`` is given (records, or key pairs)."""
+        n = self.max_batch or len(records) or 1
+        out: list = []
+        for start in range(0, len(records), n):
+            out.extend(self._slice(items[start : start + n], records[start : start + n], fail))
+        return out if keep or _SKIP not in out else [x for x in out if x is not _SKIP]
+
+    def _slice(self, items: list, records: list, fail: Fail) -> list:
+        fn: Any = self.obj
+        try:
+            outs = list(fn.execute_batch(records))
+        except Exception:
+            outs = None
+        if outs is None or len(outs) != len(records):
+            # the call failed (or broke its contract): run record by record to find the failing ones
+            return self.each(lambda i: fn.execute(records[i]), list(range(len(records))), lambda i, exc: fail(items[i], exc), _SKIP)
+        for i, out in enumerate(outs):
+            if not isinstance(out, BaseException):
+                continue
+            if self.retry is not None:
+                try:
+                    outs[i] = self.retry(fn.execute, records[i], out)
+                    continue
+                except Exception as exc:
+                    out = exc
+            fail(items[i], out)
+            outs[i] = _SKIP
+        return outs
+
+
 class FilterOperator(MapOperator):
     def run(self, items, input_index):
         return self._keep(items, self.each(self.fn, items, self.fail, _SKIP))
