@@ -19,6 +19,7 @@ MODULES = {
     "sage_recipes.io.api": None,
     "sage_recipes.io.terminal": None,
     "sage_recipes.io.database": None,
+    "sage_recipes.evaluation": "sacrebleu",
     "sage_adapters.langchain.operators": "langchain_core",
     "sage_adapters.langchain.runnable": "langchain_core",
 }
