@@ -20,6 +20,7 @@ MODULES = {
     "sage_recipes.io.terminal": None,
     "sage_recipes.io.database": None,
     "sage_recipes.evaluation": "sacrebleu",
+    "sage_recipes.reranking": "sentence_transformers",
     "sage_adapters.langchain.operators": "langchain_core",
     "sage_adapters.langchain.runnable": "langchain_core",
 }
