@@ -21,6 +21,7 @@ MODULES = {
     "sage_recipes.io.database": None,
     "sage_recipes.evaluation": "sacrebleu",
     "sage_recipes.reranking": "sentence_transformers",
+    "sage_recipes.agents": "langchain_core",
     "sage_adapters.langchain.operators": "langchain_core",
     "sage_adapters.langchain.runnable": "langchain_core",
 }
