@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -23,6 +20,7 @@ from sage_recipes.io import (
     TextFileSource,
 )
 from tests.pipelines import CrashOnceAt, Pause
+from tests.recipes.api_server import ITEMS, ApiServer
 
 
 def _drain(src):
@@ -200,68 +198,6 @@ def test_terminal_sink_prints_one_line_per_record(capsys):
 
 
 # -- HTTP source -----------------------------------------------------------------------
-ITEMS = [{"id": i, "name": f"item{i}"} for i in range(7)]
-
-
-class ApiServer:
-    """A JSON API on 127.0.0.1 with three paging styles; ``fail_first`` requests get a 503."""
-
-    def __init__(self):
-        self.requests: list[str] = []
-        self.fail_first = 0
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _json(self, code, body, headers=()):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                q = {k: v[0] for k, v in parse_qs(url.query).items()}
-                api.requests.append(self.path)
-                if api.fail_first > 0:
-                    api.fail_first -= 1
-                    self._json(503, {"error": "busy"}, [("Retry-After", "0")])
-                    return
-                start, size = int(q.get("offset", q.get("cursor", 0))), int(q.get("limit", 3))
-                page = ITEMS[start : start + size]
-                more = start + size < len(ITEMS)
-                if url.path == "/links":
-                    self._json(200, {"data": page, "next": f"/links?offset={start + size}&limit={size}" if more else None})
-                elif url.path == "/cursor":
-                    self._json(200, {"results": {"items": page}, "meta": {"cursor": str(start + size) if more else ""}})
-                elif url.path == "/header":
-                    link = [("Link", f'<http://127.0.0.1:{api.port}/header?offset={start + size}>; rel="next"')] if more else []
-                    self._json(200, page, link)
-                else:
-                    self._json(404, {"error": "no such route"})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def api():
     with ApiServer() as server:
