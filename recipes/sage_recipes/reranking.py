@@ -13,6 +13,10 @@ passage of a bundle. ``mmr=0.7`` orders by maximal marginal relevance instead
 (``0.7 * relevance - 0.3 * similarity to the passages already chosen``), which pushes
 near-duplicate passages down.
 
+:class:`CompressorReranker` runs any LangChain ``BaseDocumentCompressor`` (a Cohere,
+FlashRank or cross-encoder reranker, an LLM filter, or SAGE's own
+:class:`sage_adapters.langchain.MiniLMReranker`) over each record's passages.
+
 Retrieval casts a wide net cheaply (e.g. ``k=20`` hybrid); the reranker then reads every
 candidate against the question and keeps the best few for the prompt.
 
@@ -31,7 +35,22 @@ import numpy as np
 from sage_recipes.batching import BatchMapFunction
 from sage_recipes.embedding import load_sentence_transformer
 
-__all__ = ["EmbeddingReranker", "mmr_order"]
+__all__ = ["CompressorReranker", "EmbeddingReranker", "mmr_order"]
+
+
+def _question_and_passages(op: Any, record: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The question and passages of ``record`` (keys from ``op``), or a TypeError saying what is wrong."""
+    who = type(op).__name__
+    question = record.get(op.question_key) if isinstance(record, dict) else None
+    passages = record.get(op.passages_key) if isinstance(record, dict) else None
+    if not isinstance(question, str) or not isinstance(passages, list):
+        msg = f"{who}: a record needs a str {op.question_key!r} and a list {op.passages_key!r}, got {record!r:.120}"
+        raise TypeError(msg)
+    for i, p in enumerate(passages):
+        if not isinstance(p, dict) or not isinstance(p.get("text"), str):
+            msg = f"{who}: {op.passages_key}[{i}] needs a str 'text', got {p!r:.120}"
+            raise TypeError(msg)
+    return question, passages
 
 
 def mmr_order(relevance: np.ndarray, similarity: np.ndarray, lam: float, k: int | None = None) -> list[int]:
@@ -100,18 +119,6 @@ class EmbeddingReranker(BatchMapFunction):
     def open(self) -> None:
         self.model = load_sentence_transformer(self.model_name, self.device)
 
-    def _check(self, record: Any) -> tuple[str, list[dict[str, Any]]]:
-        question = record.get(self.question_key) if isinstance(record, dict) else None
-        passages = record.get(self.passages_key) if isinstance(record, dict) else None
-        if not isinstance(question, str) or not isinstance(passages, list):
-            msg = f"EmbeddingReranker: a record needs a str {self.question_key!r} and a list {self.passages_key!r}, got {record!r:.120}"
-            raise TypeError(msg)
-        for i, p in enumerate(passages):
-            if not isinstance(p, dict) or not isinstance(p.get("text"), str):
-                msg = f"EmbeddingReranker: {self.passages_key}[{i}] needs a str 'text', got {p!r:.120}"
-                raise TypeError(msg)
-        return question, passages
-
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             self.open()
@@ -138,7 +145,7 @@ class EmbeddingReranker(BatchMapFunction):
         jobs: list[tuple[int, int, list[int]]] = []
         for r in records:
             try:
-                question, passages = self._check(r)
+                question, passages = _question_and_passages(self, r)
             except TypeError as exc:
                 outs.append(exc)
                 continue
@@ -150,4 +157,58 @@ class EmbeddingReranker(BatchMapFunction):
             vectors = self._encode(texts)
             for pos, qi, pis in jobs:
                 outs[pos] = self.rerank(records[pos], vectors[qi], vectors[pis].reshape(len(pis), -1))
+        return outs
+
+
+class CompressorReranker(BatchMapFunction):
+    """Reorders (and filters) ``passages`` with any LangChain ``BaseDocumentCompressor``.
+
+    Each passage becomes a ``Document`` (``page_content`` = text, its metadata), the
+    compressor's ``compress_documents(documents, question)`` picks and orders them, and the
+    passages come back in that order, whole. A ``relevance_score`` the compressor puts in
+    a document's metadata (as LangChain's rerankers do) becomes the passage's
+    ``rerank_score``. One call per record; the compressor is pickled to Dask/Ray workers with
+    the operator.
+
+    Example::
+
+        from sage_adapters.langchain import MiniLMReranker
+        reranked = batch_map(candidates, CompressorReranker, MiniLMReranker(top_n=4))
+    """
+
+    def __init__(self, compressor: Any, *, question_key: str = "question", passages_key: str = "passages"):
+        if not callable(getattr(compressor, "compress_documents", None)):
+            msg = f"CompressorReranker needs a LangChain BaseDocumentCompressor (with compress_documents), got {compressor!r:.120}"
+            raise TypeError(msg)
+        self.compressor = compressor
+        self.question_key = question_key
+        self.passages_key = passages_key
+
+    def rerank(self, record: Any) -> dict[str, Any]:
+        """One record through the compressor."""
+        from langchain_core.documents import Document
+
+        question, passages = _question_and_passages(self, record)
+        docs = [Document(page_content=p["text"], metadata={**(p.get("metadata") or {}), "_sage_passage": i})
+                for i, p in enumerate(passages)]
+        kept = self.compressor.compress_documents(docs, question)
+        ranked = []
+        for doc in kept:
+            i = doc.metadata.get("_sage_passage")
+            if not isinstance(i, int) or not 0 <= i < len(passages):
+                msg = f"CompressorReranker: {type(self.compressor).__name__} returned a document that is not one of the passages (metadata lost?)"
+                raise ValueError(msg)
+            passage = dict(passages[i])
+            if "relevance_score" in doc.metadata:
+                passage["rerank_score"] = float(doc.metadata["relevance_score"])
+            ranked.append(passage)
+        return {**record, self.passages_key: ranked}
+
+    def execute_batch(self, records: list[Any]) -> list[Any]:
+        outs: list[Any] = []
+        for r in records:
+            try:
+                outs.append(self.rerank(r))
+            except Exception as exc:
+                outs.append(exc)
         return outs
