@@ -20,6 +20,7 @@ class ApiServer:
 
     def __init__(self):
         self.requests: list[str] = []
+        self.items = list(ITEMS)  # append to it to grow the feed
         self.fail_first = 0
         api = self
 
@@ -46,8 +47,8 @@ class ApiServer:
                     self._json(503, {"error": "busy"}, [("Retry-After", "0")])
                     return
                 start, size = int(q.get("offset", q.get("cursor", 0))), int(q.get("limit", 3))
-                page = ITEMS[start : start + size]
-                more = start + size < len(ITEMS)
+                page = api.items[start : start + size]
+                more = start + size < len(api.items)
                 if url.path == "/links":
                     self._json(200, {"data": page, "next": f"/links?offset={start + size}&limit={size}" if more else None})
                 elif url.path == "/cursor":

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from sage_core import LocalEnvironment, OperatorError
+from sage_core import LocalEnvironment, OperatorError, StopSignal
 from sage_recipes.io import (
     CsvSource,
     HttpJsonSource,
@@ -213,16 +213,10 @@ def test_http_source_follows_next_links_in_a_pipeline(api):
 
 def test_http_source_cursor_and_link_header(api):
     src = HttpJsonSource(api.url("/cursor"), items_key="results.items", next_key="meta.cursor", cursor_param="cursor")
-    assert [r["id"] for r in iter(src.execute, _stop())] == list(range(7))
+    assert [r["id"] for r in iter(src.execute, StopSignal)] == list(range(7))
     src = HttpJsonSource(api.url("/header"), items_key=None)
-    assert [r["id"] for r in iter(src.execute, _stop())] == list(range(7))
+    assert [r["id"] for r in iter(src.execute, StopSignal)] == list(range(7))
     assert api.requests[-1] == "/header?offset=6"
-
-
-def _stop():
-    from sage_core import StopSignal
-
-    return StopSignal
 
 
 def test_http_source_retries_then_resumes_from_snapshot(api):
@@ -234,7 +228,7 @@ def test_http_source_retries_then_resumes_from_snapshot(api):
     src.close()
     again = HttpJsonSource(api.url("/links"), next_key="next")
     again.restore(state)
-    rest = list(iter(again.execute, _stop()))
+    rest = list(iter(again.execute, StopSignal))
     assert head + rest == ITEMS
     assert Counter(api.requests)["/links?offset=3&limit=3"] == 1  # the resumed source did not refetch page 2
 
@@ -253,3 +247,32 @@ def test_http_source_errors_name_the_url(api):
     down = HttpJsonSource("http://127.0.0.1:9/x", max_retries=0, timeout=2)
     with pytest.raises(ConnectionError, match="ConnectError"):
         down.execute()
+
+
+def test_http_source_polls_an_append_only_feed(api):
+    src = HttpJsonSource(api.url("/links"), next_key="next", params={"limit": 3}, poll_interval=0.01)
+
+    def take(n):
+        got = []
+        for _ in range(100_000):  # a bound on the loop, not on time
+            record = src.execute()
+            if record is not None:
+                got.append(record["id"])
+            if len(got) == n:
+                return got
+        raise AssertionError(f"only {got} arrived")
+
+    assert take(7) == list(range(7))
+    assert src.execute() is None  # caught up: nothing new yet
+    api.items += [{"id": 7, "name": "item7"}, {"id": 8, "name": "item8"}]
+    assert take(2) == [7, 8]
+    state = src.snapshot()
+    src.close()
+    api.items += [{"id": i, "name": f"item{i}"} for i in (9, 10)]
+    resumed = HttpJsonSource(api.url("/links"), next_key="next", params={"limit": 3}, poll_interval=0.01)
+    resumed.restore(state)
+    src = resumed
+    assert take(2) == [9, 10]  # the full page is not emitted again; its next page is followed
+    src.close()
+    with pytest.raises(ValueError, match="poll_interval must be > 0"):
+        HttpJsonSource(api.url("/links"), poll_interval=0)

@@ -10,7 +10,11 @@ list itself), and finds the next page in one of three ways:
   as the ``cursor`` query parameter of the next request;
 - neither given: the ``Link: <...>; rel="next"`` response header (GitHub style).
 
-The stream ends when a page has no next page. Connection errors, timeouts, 429 and 5xx
+The stream ends when a page has no next page, unless ``poll_interval`` is set: then the
+source tails the feed, asking for that last page again every ``poll_interval`` seconds and
+emitting only the records beyond those it already emitted from it (for append-only feeds;
+it follows a next page when one appears). A polling source runs until the job is
+cancelled. Connection errors, timeouts, 429 and 5xx
 responses are retried ``max_retries`` times with exponential backoff (``backoff`` seconds,
 doubled each time, or the server's ``Retry-After``); any other error status, a body that
 is not JSON, or a missing ``items_key`` stops the job with an error naming the URL.
@@ -81,6 +85,7 @@ class HttpJsonSource(SourceFunction):
         timeout: float = 30.0,
         max_retries: int = 3,
         backoff: float = 0.5,
+        poll_interval: float | None = None,
     ):
         if cursor_param is not None and next_key is None:
             msg = "HttpJsonSource: cursor_param needs next_key (where the cursor is in the body)"
@@ -94,19 +99,29 @@ class HttpJsonSource(SourceFunction):
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
+        if poll_interval is not None and poll_interval <= 0:
+            msg = f"HttpJsonSource: poll_interval must be > 0 seconds or None, got {poll_interval!r}"
+            raise ValueError(msg)
+        self.poll_interval = poll_interval
         # position: the next request to make, and records of the last page not yet emitted
         self.next_request: tuple[str, dict[str, Any]] | None = (url, dict(self.params))
         self.pending: list[Any] = []
         self.pages = 0
+        self.skip = 0  # records at the start of the next page that were emitted already
+        self.last_page: tuple[str, dict[str, Any], int] | None = None  # (url, params, records) of a final page
         self._client: Any = None
+        self._next_poll = 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        return {"next_request": self.next_request, "pending": list(self.pending), "pages": self.pages}
+        return {"next_request": self.next_request, "pending": list(self.pending), "pages": self.pages,
+                "skip": self.skip, "last_page": self.last_page}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.next_request = state["next_request"]
         self.pending = list(state["pending"])
         self.pages = state["pages"]
+        self.skip = state.get("skip", 0)
+        self.last_page = state.get("last_page")
 
     def open(self) -> None:
         try:
@@ -163,8 +178,10 @@ class HttpJsonSource(SourceFunction):
             msg = f"{where}: {self.items_key or 'the body'} is a {type(items).__name__}, expected a list of records; set items_key="
             raise TypeError(msg)
         self.pages += 1
-        self.pending = list(items)
+        self.pending = list(items[self.skip :])
+        self.skip = 0
         self.next_request = self._next(resp, body, url, params)
+        self.last_page = (url, params, len(items)) if self.next_request is None else None
 
     def _next(self, resp: Any, body: Any, url: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         if self.next_key is None:
@@ -180,7 +197,18 @@ class HttpJsonSource(SourceFunction):
     def execute(self) -> Any:
         while not self.pending:
             if self.next_request is None:
-                return StopSignal
+                if self.poll_interval is None or self.last_page is None:
+                    return StopSignal
+                now = time.monotonic()
+                if now < self._next_poll:
+                    return None  # nothing new yet: SAGE polls again shortly
+                self._next_poll = now + self.poll_interval
+                url, params, self.skip = self.last_page
+                self.next_request = (url, params)
+                self._fetch()
+                if not self.pending:
+                    return None
+                continue
             self._fetch()
         return self.pending.pop(0)
 
