@@ -77,6 +77,15 @@ def test_file_sources_resume_from_a_snapshot(tmp_path, kind):
         again = make(pattern)
         again.restore(state)
         assert head + _drain(again) == whole
+    # a file that now matches the pattern (and sorts first) does not shift a resumed source
+    first = make(pattern)
+    head = [first.execute() for _ in range(3)]
+    state = first.snapshot()
+    first.close()
+    (tmp_path / f"-new.{kind}").write_text((tmp_path / f"0.{kind}").read_text())
+    again = make(pattern)
+    again.restore(state)
+    assert head + _drain(again) == whole
 
 
 def test_bad_json_line_names_file_and_line_or_is_skipped(tmp_path):

@@ -92,7 +92,8 @@ class _FileSource(BatchFunction):
 
     # -- position ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return {"file_index": self.file_index, "offset": self.offset, "line": self.line, **self._extra_state()}
+        # the file list too: a resumed job reads the same files even if the pattern now matches more
+        return {"files": self.files, "file_index": self.file_index, "offset": self.offset, "line": self.line, **self._extra_state()}
 
     def restore(self, state: dict[str, Any]) -> None:
         self._close_file()
