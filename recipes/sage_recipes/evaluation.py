@@ -236,6 +236,10 @@ class RetrievalMetrics(MapFunction):
 
     ``relevant_key`` holds the relevant ids; ``id_key`` is the dotted path of a passage's
     id to compare (``"id"``, or e.g. ``"metadata.doc_id"`` to judge at document level).
+
+    >>> rec = {"relevant": ["b"], "passages": [{"id": "a"}, {"id": "b"}]}
+    >>> RetrievalMetrics(ks=(1, 2)).execute(rec)["scores"]["recall@2"]
+    1.0
     """
 
     def __init__(
@@ -286,6 +290,10 @@ class Timestamp(MapFunction):
 
     Wall-clock time, so stamps taken on different workers of one machine (or of clocks kept
     in sync) compare.
+
+    >>> rec = Timestamp("t0").execute({"q": "x"})
+    >>> Latency("t0", "t1").execute({**rec, "t1": rec["t0"] + 0.25})["scores"]
+    {'latency_s': 0.25}
     """
 
     def __init__(self, key: str = "t_start"):

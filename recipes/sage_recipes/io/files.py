@@ -209,6 +209,8 @@ class JsonlSource(_FileSource):
     ``errors="raise"`` (default) stops the job at a line that is not valid JSON, naming the
     file and line; ``errors="skip"`` skips it and counts it in the ``skipped_records``
     metric.
+
+    Example: ``env.from_batch(JsonlSource, "events/*.jsonl", errors="skip")``.
     """
 
     def __init__(self, paths: Any, *, errors: str = "raise", encoding: str = "utf-8"):
@@ -242,6 +244,14 @@ class CsvSource(_FileSource):
     The first row of each file names the columns, unless ``fieldnames`` is given (then
     every row is data). ``restkey``/``restval`` and ``dialect``/``fmtparams`` (e.g.
     ``delimiter=";"``) go to ``csv.DictReader``. Quoted values may span lines.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "people.csv"
+    >>> _ = p.write_text('name,city\\nAda,"London"\\n')
+    >>> src = CsvSource(str(p))
+    >>> src.execute(), src.execute()
+    ({'name': 'Ada', 'city': 'London'}, None)
+    >>> src.close()
     """
 
     binary = False
