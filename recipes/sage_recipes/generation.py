@@ -114,11 +114,18 @@ class OpenAIChatGenerator(BatchMapFunction):
             self.client.close()
             self.client = None
 
-    def generate(self, data: Any) -> dict[str, Any]:
-        """One request for one record."""
+    def chat(self, messages: list[dict[str, Any]], **options: Any) -> Any:
+        """One chat-completions request (with timeout and retries); returns the openai response.
+
+        ``options`` (e.g. ``tools=[...]``) are sent with the request, over ``extra_body``.
+        """
         if self.client is None:
             self.open()
-        resp = self.client.chat.completions.create(model=self.model, messages=_messages(data), **self.extra_body)
+        return self.client.chat.completions.create(model=self.model, messages=messages, **{**self.extra_body, **options})
+
+    def generate(self, data: Any) -> dict[str, Any]:
+        """One request for one record."""
+        resp = self.chat(_messages(data))
         answer = resp.choices[0].message.content or ""
         usage = resp.usage.model_dump() if getattr(resp, "usage", None) is not None else None
         return _with_answer(data, answer, f"openai:{self.model}", usage=usage)

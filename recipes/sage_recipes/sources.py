@@ -1,5 +1,7 @@
 """Document sources that work offline.
 
+File, JSONL, CSV and HTTP sources are in :mod:`sage_recipes.io`.
+
 >>> docs = pydoc_topics()
 >>> doc = next(d for d in docs if d["id"] == "with")
 >>> doc["metadata"]["topic"], "with" in doc["text"]

@@ -3,6 +3,10 @@
 It answers deterministically: ``ANSWER from <first [id] cited in the prompt>: <question>``,
 records every request, can fail the first ``fail_first`` requests with HTTP 500, and
 fails every request whose last message contains ``FAIL`` with HTTP 400.
+
+``responder`` scripts the replies instead: a function from the request body to the
+assistant message, e.g. ``tool_call("add", {"a": 1})`` to ask for a tool call, or
+``{"content": "done"}`` for a final answer.
 """
 
 from __future__ import annotations
@@ -11,11 +15,19 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def tool_call(name: str, arguments: dict | str, call_id: str = "call_1", content: str | None = None) -> dict:
+    """An assistant message that calls one tool (``arguments`` as a dict, or raw JSON text)."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"content": content, "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}]}
+
+
 class FakeOpenAIServer:
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, responder: Callable[[dict], dict] | None = None):
+        self.responder = responder
         self.requests: list[dict] = []
         self.fail_first = 0
         self.delay = delay
@@ -52,6 +64,18 @@ class FakeOpenAIServer:
                     time.sleep(server.delay)
                     if failing:
                         self._send(500, {"error": {"message": "temporary failure", "type": "server_error"}})
+                        return
+                    if server.responder is not None:
+                        reply = server.responder(body)
+                        message = {"role": "assistant", "content": reply.get("content")}
+                        if reply.get("tool_calls"):
+                            message["tool_calls"] = reply["tool_calls"]
+                        self._send(200, {
+                            "id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
+                            "model": body.get("model", "test"),
+                            "choices": [{"index": 0, "message": message,
+                                         "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop"}],
+                        })
                         return
                     last = body["messages"][-1]["content"]
                     if "FAIL" in last:

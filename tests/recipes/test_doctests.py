@@ -15,6 +15,13 @@ MODULES = {
     "sage_recipes.generation": None,
     "sage_recipes.prompting": None,
     "sage_recipes.sources": None,
+    "sage_recipes.io.files": None,
+    "sage_recipes.io.api": None,
+    "sage_recipes.io.terminal": None,
+    "sage_recipes.io.database": None,
+    "sage_recipes.evaluation": "sacrebleu",
+    "sage_recipes.reranking": "sentence_transformers",
+    "sage_recipes.agents": "langchain_core",
     "sage_adapters.langchain.operators": "langchain_core",
     "sage_adapters.langchain.runnable": "langchain_core",
 }

@@ -5,6 +5,7 @@
 - :class:`PipelineRunnable` / :func:`as_runnable`: a SAGE pipeline as a LangChain Runnable.
 - :class:`SageDBVectorStore`: sage_db as a LangChain VectorStore (``as_retriever()`` too).
 - :class:`MiniLMEmbeddings`: the shipped all-MiniLM-L6-v2 as LangChain Embeddings.
+- :class:`MiniLMReranker`: SAGE's embedding reranker as a LangChain document compressor.
 
 Needs ``langchain-core`` (``pip install -e '.[langchain]'``). See docs/langchain.md.
 """
@@ -19,7 +20,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 from sage_adapters.langchain.embeddings import MiniLMEmbeddings
 from sage_adapters.langchain.operators import RunnableMap, runnable_map
+from sage_adapters.langchain.reranker import MiniLMReranker
 from sage_adapters.langchain.runnable import PipelineRunnable, as_runnable
 from sage_adapters.langchain.vectorstore import SageDBVectorStore
 
-__all__ = ["MiniLMEmbeddings", "PipelineRunnable", "RunnableMap", "SageDBVectorStore", "as_runnable", "runnable_map"]
+__all__ = ["MiniLMEmbeddings", "MiniLMReranker", "PipelineRunnable", "RunnableMap", "SageDBVectorStore", "as_runnable", "runnable_map"]
