@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sage_core.logs import operator_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from concurrent.futures import Future
 
     from sage_core.services import ServiceClient
@@ -60,6 +61,7 @@ class RuntimeContext:
         self.logger = operator_logger(job_name, name)  # job and operator attached, secrets masked
         self._keyed_state: dict[Any, dict[str, Any]] = {}
         self._collected: dict[str, list[Any]] = {}
+        self._dead_letter: Callable[[Any, BaseException], None] | None = None  # set by the runtime
 
     @property
     def state(self) -> dict[str, Any]:
@@ -79,6 +81,23 @@ class RuntimeContext:
         if bucket is None:
             bucket = self._collected[name] = []
         bucket.append(record)
+
+    def dead_letter(self, record: Any, error: BaseException | str) -> None:
+        """Send ``record`` to the dead-letter output with ``error``, without raising: for a
+        source that reads a malformed line, or a flatmap or sink that rejects a record and
+        goes on. (In a map or filter, raise instead.) In strict mode the job fails.
+
+        Example, in a source::
+
+            try:
+                return json.loads(line)
+            except ValueError as exc:
+                self.ctx.dead_letter(line, exc)
+        """
+        if self._dead_letter is None:
+            msg = f"{self.name}: dead_letter() is only available while the job runs"
+            raise RuntimeError(msg)
+        self._dead_letter(record, error if isinstance(error, BaseException) else ValueError(error))
 
     def take_collected(self) -> dict[str, list[Any]]:
         out, self._collected = self._collected, {}

@@ -329,3 +329,13 @@ def not_multiple_of_three(x):
 def slow_identity(x):
     time.sleep(0.002)
     return x
+
+
+class RejectOdd(SinkFunction):
+    """Takes even records; sends odd ones to the dead letters without raising."""
+
+    def execute(self, data):
+        if data % 2:
+            self.ctx.dead_letter(data, f"odd record {data}")
+        else:
+            self.ctx.collect("taken", data)

@@ -75,6 +75,11 @@ class StageInstance:
             self.reader = READERS[nodes[0].kind](nodes[0], self._context(nodes[0]))
             nodes = nodes[1:]
         self.ops = [operator_class(n)(n, self._context(n), self._fail) for n in nodes]
+        for op in self.ops:
+            op.ctx._dead_letter = op.dead_letter
+        if self.reader is not None:
+            head = self.stage.head
+            self._contexts[0]._dead_letter = lambda record, exc: self._fail(head, record, exc, None)
         # whether the records entering op i are (key, record) pairs; an inline keyby turns them so
         self._keyed_in = [self.stage.keyed]
         for n in nodes:

@@ -106,6 +106,11 @@ class Operator:
         self._fail(self.node, pair[1], exc, pair[0], self._attempts)
         self._attempts = 1
 
+    def dead_letter(self, record: Any, exc: BaseException) -> None:
+        """``ctx.dead_letter``: a record the function rejected without raising."""
+        self.errors += 1
+        self._fail(self.node, record, exc, self.ctx.current_key, 1)
+
     def each(self, fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any) -> list:
         """:func:`call_each` with this operator's retry strategy."""
         return call_each(fn, items, fail, fill, self.retry)

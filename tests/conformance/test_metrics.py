@@ -111,3 +111,13 @@ def test_queue_depth_and_backpressure_are_reported(backend):
     assert deepest > 0  # records waited in front of the slow operator
     assert result.metrics["src"].backpressure_seconds > 0  # the source was held back by the full queue
     assert result.metrics["slow"].queue_depth == 0  # drained at the end
+
+
+def test_functions_can_dead_letter_without_raising(backend):
+    env = LocalEnvironment("explicit-dead")
+    env.from_batch(range(20)).sink(p.RejectOdd, name="reject", parallelism=2)
+    result = env.submit(backend=backend)
+    assert sorted(result.collected["taken"]) == list(range(0, 20, 2))
+    assert sorted(d.record for d in result.dead_letters) == list(range(1, 20, 2))
+    assert {d.error for d in result.dead_letters} >= {"ValueError: odd record 1"}
+    assert result.metrics["reject"].dead_letters == 10 and result.count_check() == {}

@@ -88,11 +88,19 @@ def test_file_sources_resume_from_a_snapshot(tmp_path, kind):
     assert head + _drain(again) == whole
 
 
-def test_bad_json_line_names_file_and_line_or_is_skipped(tmp_path):
+def test_bad_json_line_is_a_dead_letter_or_stops_the_job_or_is_skipped(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"ok": 1}\n{oops\n{"ok": 2}\n')
-    env = LocalEnvironment("bad_jsonl")
+    env = LocalEnvironment("dead_jsonl")
     env.from_batch(JsonlSource, str(path), name="read").collect("out")
+    result = env.submit()
+    assert result.collected["out"] == [{"ok": 1}, {"ok": 2}]
+    [dead] = result.dead_letters
+    assert (dead.operator, dead.record) == ("read", "{oops")
+    assert dead.error.startswith("ValueError: ") and "bad.jsonl:2: not valid JSON" in dead.error
+    assert result.metrics["read"].dead_letters == 1
+    env = LocalEnvironment("bad_jsonl")
+    env.from_batch(JsonlSource, str(path), errors="raise", name="read").collect("out")
     with pytest.raises(OperatorError, match=r"bad\.jsonl:2: not valid JSON"):
         env.submit()
     env = LocalEnvironment("skip_jsonl")

@@ -15,9 +15,10 @@ Records:
 - :class:`CsvSource`: each row as a dict (``csv.DictReader``: the first row names the
   columns unless ``fieldnames`` is given).
 
-A file that cannot be read, or a line that is not valid JSON, stops the job with an error
-naming the file and line; ``errors="skip"`` skips bad JSON lines instead (counted in the
-``skipped_records`` metric).
+A file that cannot be read stops the job with an error naming the file. A line that is
+not valid JSON goes to the dead-letter output, its error naming the file and line
+(``errors="dead_letter"``, the default); ``errors="raise"`` stops the job there instead,
+``errors="skip"`` drops it and counts it in the ``skipped_records`` metric.
 
 Example::
 
@@ -206,16 +207,16 @@ class TextFileSource(_FileSource):
 class JsonlSource(_FileSource):
     """JSON Lines files: each non-blank line's JSON value is a record.
 
-    ``errors="raise"`` (default) stops the job at a line that is not valid JSON, naming the
-    file and line; ``errors="skip"`` skips it and counts it in the ``skipped_records``
-    metric.
+    A line that is not valid JSON goes to the dead-letter output with an error naming the
+    file and line (``errors="dead_letter"``, the default); ``errors="raise"`` stops the job
+    there, ``errors="skip"`` drops it and counts it in the ``skipped_records`` metric.
 
     Example: ``env.from_batch(JsonlSource, "events/*.jsonl", errors="skip")``.
     """
 
-    def __init__(self, paths: Any, *, errors: str = "raise", encoding: str = "utf-8"):
-        if errors not in ("raise", "skip"):
-            msg = f"JsonlSource: errors must be 'raise' or 'skip', got {errors!r}"
+    def __init__(self, paths: Any, *, errors: str = "dead_letter", encoding: str = "utf-8"):
+        if errors not in ("dead_letter", "raise", "skip"):
+            msg = f"JsonlSource: errors must be 'dead_letter', 'raise' or 'skip', got {errors!r}"
             raise ValueError(msg)
         super().__init__(paths, encoding=encoding)
         self.errors = errors
@@ -230,12 +231,15 @@ class JsonlSource(_FileSource):
             try:
                 return True, json.loads(self._decode(raw))
             except ValueError as exc:
+                msg = f"{self.path}:{self.line}: not valid JSON ({exc})"
+                ctx = getattr(self, "ctx", None)
+                if self.errors == "raise" or ctx is None:
+                    raise ValueError(msg) from exc
                 if self.errors == "skip":
-                    if getattr(self, "ctx", None) is not None:
-                        self.ctx.metrics.inc("skipped_records")
-                    continue
-                msg = f"{self.path}:{self.line}: not valid JSON ({exc}); fix the line or pass errors='skip'"
-                raise ValueError(msg) from exc
+                    ctx.metrics.inc("skipped_records")
+                else:
+                    ctx.dead_letter(self._decode(raw).rstrip("\r\n"), ValueError(msg))
+                continue
 
 
 class CsvSource(_FileSource):
