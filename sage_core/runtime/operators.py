@@ -269,7 +269,8 @@ class BatchMapOperator(Operator):
 
 class FilterOperator(MapOperator):
     def run(self, items, input_index):
-        return self._keep(items, self.each(self.fn, items, self.fail, _SKIP))
+        before = self.errors
+        return self._keep(items, self.each(self.fn, items, self.fail, False), before)
 
     def run_keyed(self, pairs, input_index):
         fn, ctx = self.fn, self.ctx
@@ -278,16 +279,13 @@ class FilterOperator(MapOperator):
             ctx.current_key = pair[0]
             return fn(pair[1])
 
-        return self._keep(pairs, self.each(keyed, pairs, self.fail_keyed, _SKIP))
+        before = self.errors
+        return self._keep(pairs, self.each(keyed, pairs, self.fail_keyed, False), before)
 
-    def _keep(self, items: list, verdicts: list) -> list:
-        """Items whose verdict is true; counts the ones the predicate rejected (``_SKIP``
-        marks a failed record, already a dead letter)."""
-        failed = verdicts.count(_SKIP)
-        if failed:
-            verdicts = [v is not _SKIP and v for v in verdicts]
+    def _keep(self, items: list, verdicts: list, errors_before: int) -> list:
+        """Items whose verdict is true; the rest were rejected, or failed (dead letters)."""
         kept = list(compress(items, verdicts))
-        self.filtered += len(items) - len(kept) - failed
+        self.filtered += len(items) - len(kept) - (self.errors - errors_before)
         return kept
 
 
