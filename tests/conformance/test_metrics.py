@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -106,6 +107,7 @@ def test_queue_depth_and_backpressure_are_reported(backend):
     deepest = 0
     while not handle.done():
         deepest = max(deepest, handle.metrics().get("slow", OperatorMetrics("slow")).queue_depth)
+        time.sleep(0.005)  # poll as a dashboard would, leaving the driver and client threads room
     result = handle.wait()
     assert sorted(result.collected["out"]) == list(range(400))
     assert deepest > 0  # records waited in front of the slow operator

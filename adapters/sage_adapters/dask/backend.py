@@ -220,7 +220,9 @@ class DaskSession(Session):
             raise WorkerLostError(msg)
 
     def _lost_hosts(self) -> list[str]:
-        alive = set(self.client.scheduler_info()["workers"])
+        # Ask the scheduler itself: Client.scheduler_info() returns a cache that the client's
+        # periodic refresh overwrites with an identity holding no workers at all.
+        alive = set(self.client.sync(self.client.scheduler.identity, n_workers=-1)["workers"])
         return [h for h in self.hosts if h not in alive]
 
     def close(self) -> None:
