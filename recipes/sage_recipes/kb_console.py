@@ -25,7 +25,6 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from sage_recipes.generation import endpoint_from_env
 from sage_recipes.knowledge_base import KnowledgeBase, SyncReport, default_docs_folder
@@ -63,17 +62,18 @@ class SyncProgress:
 
 
 def print_summary(report: SyncReport, console: Console) -> None:
-    table = Table(title="knowledge base", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("documents", f"{report.documents} ({report.added} new, {report.changed} changed, {report.removed} removed, {report.unchanged} unchanged)")
-    table.add_row("chunks", f"{report.chunks} in the index ({report.chunks_written} embedded now, {report.chunks_deleted} deleted)")
-    table.add_row("time", f"{report.seconds:.1f} s on {report.backend}")
-    table.add_row("folder", report.folder)
-    table.add_row("index", f"{report.db_path} (collection {report.collection!r})")
-    for failure in report.failed:
-        table.add_row("[red]failed[/red]", escape(f"{failure['document']} at {failure['operator']}: {failure['error']}"))
-    console.print(table)
+    """The sync report in a few lines (paths unwrapped, so they can be copied)."""
+    lines = [
+        f"[bold]documents[/bold]  {report.documents} ({report.added} new, {report.changed} changed, "
+        f"{report.removed} removed, {report.unchanged} unchanged)",
+        f"[bold]chunks[/bold]     {report.chunks} in the index ({report.chunks_written} embedded now, {report.chunks_deleted} deleted)",
+        f"[bold]time[/bold]       {report.seconds:.1f} s on {report.backend}",
+        f"[bold]folder[/bold]     {escape(report.folder)}",
+        f"[bold]index[/bold]      {escape(report.db_path)} (collection {report.collection!r})",
+    ]
+    lines += [f"[red]failed[/red]     {escape(f['document'])} at {f['operator']}: {escape(f['error'])}" for f in report.failed]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 def generator_note(generator: str) -> str:

@@ -45,6 +45,11 @@ __all__ = ["KnowledgeBase", "LiveIndex", "SyncReport", "default_docs_folder", "s
 
 Progress = Callable[[dict[str, Any]], None]
 
+# Documents are large records (a dozen chunks each): a sync starts with 16 documents per
+# bundle, so that the embedder gets batches of useful size (about ``max_batch``) from the
+# first bundle on; the rest is RAG_CONFIG.
+SYNC_CONFIG = {**RAG_CONFIG, "initial_bundle": 16}
+
 
 def sage_home() -> Path:
     """SAGE's per-user data folder: ``$SAGE_HOME``, ``$XDG_DATA_HOME/sage`` or ``~/.local/share/sage``."""
@@ -186,7 +191,7 @@ class KnowledgeBase:
         report.documents = len(scanner.known)
         report.unchanged = report.documents - len(upserts)
         if events:
-            env = LocalEnvironment("kb_sync", config=RAG_CONFIG)
+            env = LocalEnvironment("kb_sync", config=SYNC_CONFIG)
             add_document_index(env.from_batch(events, name="events"), self.db_path, self.collection, **self._index_options())
             handle: Any = env.submit(autostop=False, backend=backend, **submit_options)
             result = _wait(handle, len(upserts), progress)
