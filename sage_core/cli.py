@@ -85,6 +85,16 @@ def _recipes(command: str):
         raise typer.Exit(2) from exc
 
 
+def _run_recipe(command: str, fn, *args: object) -> None:
+    """Run a knowledge-base command; bad input (a missing folder, an empty index) ends with its message."""
+    try:
+        code = fn(*args)
+    except (FileNotFoundError, LookupError, ValueError) as exc:
+        console.print(f"[red]sage {command}: {exc}[/red]", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
 def _backend_options(backend: str, address: str | None, option: list[str]) -> dict[str, object]:
     options = _parse_options(option)
     if address:
@@ -107,8 +117,7 @@ def ask(
     """Sync the folder's documents into the index (only new/changed files), then answer QUESTION."""
     kb_console = _recipes("ask")
     options = _backend_options(backend, address, option)
-    code = kb_console.run_ask(question, str(docs) if docs else None, str(db) if db else None, backend, k, as_json, options)
-    raise typer.Exit(code)
+    _run_recipe("ask", kb_console.run_ask, question, str(docs) if docs else None, str(db) if db else None, backend, k, as_json, options)
 
 
 @app.command()
@@ -129,7 +138,7 @@ def chat(
     kb_console = _recipes("chat")
     options = _backend_options(backend, address, option)
     target = folder or docs
-    raise typer.Exit(kb_console.run_chat(str(target) if target else None, str(db) if db else None, backend, k, watch, interval, options))
+    _run_recipe("chat", kb_console.run_chat, str(target) if target else None, str(db) if db else None, backend, k, watch, interval, options)
 
 
 def _version(dist: str | None) -> str | None:

@@ -98,6 +98,10 @@ def _sync(kb: KnowledgeBase, err: Console, backend: str, options: dict[str, Any]
     with SyncProgress(err) as bars:
         report = kb.sync(backend, progress=bars.update, **options)
     print_summary(report, err)
+    if report.chunks == 0:
+        patterns = " ".join(kb.patterns)
+        msg = f"nothing to answer from: {report.documents} documents ({patterns}) in {kb.folder}, {len(report.failed)} failed"
+        raise LookupError(msg)
     return report
 
 

@@ -75,7 +75,10 @@ def test_chat_with_watch_answers_and_stops_at_end_of_input(cli_env):
 
 def test_bad_arguments_are_named(cli_env, tmp_path):
     result = CliRunner().invoke(app, ["ask", "q", "--docs", str(tmp_path / "missing")])
-    assert result.exit_code != 0 and "does not exist" in str(result.exception)
+    assert result.exit_code == 2 and "sage ask: " in result.output and "does not exist" in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["ask", "q", "--docs", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "nothing to answer from: 0 documents" in result.output
     result = CliRunner().invoke(app, ["chat", str(cli_env), "--docs", str(tmp_path)])
     assert result.exit_code == 2 and "two different folders" in result.output
     result = CliRunner().invoke(app, ["ask", "q", "--docs", str(cli_env), "--backend", "nope"])
