@@ -1,7 +1,12 @@
-"""The ``sage`` command line: run a pipeline file, report the installation.
+"""The ``sage`` command line: run a pipeline file, ask a folder of documents, report the installation.
 
     sage run examples/wordcount.py --backend local --json   # live progress on stderr, metrics as JSON
+    sage ask "How do I run a pipeline on Ray?" --docs docs
+    sage chat --watch docs
     sage doctor
+
+``ask`` and ``chat`` import ``sage_recipes`` inside the command, so ``run`` and ``doctor``
+work without the recipe extras.
 """
 
 from __future__ import annotations
@@ -78,6 +83,71 @@ def run(
             live.stop()
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
+
+
+def _recipes(command: str):
+    """The knowledge-base console module, or a clear error naming the extra to install."""
+    try:
+        return import_module("sage_recipes.kb_console")
+    except ImportError as exc:
+        console.print(f"[red]sage {command} needs the recipe extras ({exc}); install with: pip install -e '.[recipes]'[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _run_recipe(command: str, fn, *args: object) -> None:
+    """Run a knowledge-base command; bad input (a missing folder, an empty index) ends with its message."""
+    try:
+        code = fn(*args)
+    except (FileNotFoundError, LookupError, ValueError) as exc:
+        console.print(f"[red]sage {command}: {exc}[/red]", soft_wrap=True, highlight=False)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
+def _backend_options(backend: str, address: str | None, option: list[str]) -> dict[str, object]:
+    options = _parse_options(option)
+    if address:
+        options["address"] = address
+    get_backend(backend)  # fail early with the extra to install
+    return options
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="the question"),
+    docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
+    db: Path = typer.Option(None, "--db", help="index folder (default: $SAGE_HOME/kb/<folder>-<hash>, $SAGE_HOME = ~/.local/share/sage)"),
+    backend: str = typer.Option("local", "--backend", "-b", help="where ingestion runs: local, dask or ray (a local cluster is started)"),
+    address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the ingestion"),
+    option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
+    k: int = typer.Option(4, "--k", "-k", min=1, help="passages to retrieve"),
+    as_json: bool = typer.Option(False, "--json", help="print the answer, passages and sync report as JSON"),
+) -> None:
+    """Sync the folder's documents into the index (only new/changed files), then answer QUESTION."""
+    kb_console = _recipes("ask")
+    options = _backend_options(backend, address, option)
+    _run_recipe("ask", kb_console.run_ask, question, str(docs) if docs else None, str(db) if db else None, backend, k, as_json, options)
+
+
+@app.command()
+def chat(
+    folder: Path = typer.Argument(None, file_okay=False, help="folder of documents (same as --docs)"),
+    docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
+    db: Path = typer.Option(None, "--db", help="index folder (default: $SAGE_HOME/kb/<folder>-<hash>)"),
+    watch: bool = typer.Option(False, "--watch", help="keep the index live: changed files are re-indexed within seconds"),
+    interval: float = typer.Option(0.5, "--interval", min=0.05, help="seconds between scans of the folder with --watch"),
+    backend: str = typer.Option("local", "--backend", "-b", help="where the first sync runs: local, dask or ray"),
+    address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the first sync"),
+    option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
+    k: int = typer.Option(4, "--k", "-k", min=1, help="passages to retrieve"),
+) -> None:
+    """Sync the folder, then answer questions read from stdin until end of input or `exit`."""
+    if folder and docs and folder.resolve() != docs.resolve():
+        raise typer.BadParameter(f"two different folders given: {folder} and --docs {docs}; give one")
+    kb_console = _recipes("chat")
+    options = _backend_options(backend, address, option)
+    target = folder or docs
+    _run_recipe("chat", kb_console.run_chat, str(target) if target else None, str(db) if db else None, backend, k, watch, interval, options)
 
 
 def _version(dist: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 A document is a dict ``{"id", "text", "metadata"?}`` (or a plain string, whose id is its
 position-free hash). Each chunk is ``{"id": f"{doc_id}#{i}", "text", "metadata"}`` where the
-metadata is the document's plus ``doc_id`` and ``chunk``.
+metadata is the document's plus ``doc_id`` and ``chunk`` (and, with ``count_key``, the
+document's number of chunks under that key, so that a consumer knows when it has them all).
 
 Example::
 
@@ -25,7 +26,14 @@ __all__ = ["TextChunker"]
 class TextChunker(FlatMapFunction):
     """Splits each document with ``RecursiveCharacterTextSplitter`` (sizes in characters)."""
 
-    def __init__(self, chunk_size: int = 800, chunk_overlap: int = 100, *, separators: list[str] | None = None):
+    def __init__(
+        self,
+        chunk_size: int = 800,
+        chunk_overlap: int = 100,
+        *,
+        separators: list[str] | None = None,
+        count_key: str | None = None,
+    ):
         if chunk_overlap >= chunk_size:
             msg = f"TextChunker: chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})"
             raise ValueError(msg)
@@ -34,6 +42,7 @@ class TextChunker(FlatMapFunction):
         except ImportError as exc:
             msg = "TextChunker needs langchain-text-splitters; install with `pip install -e '.[langchain]'`"
             raise ImportError(msg) from exc
+        self.count_key = count_key
         self.splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=separators)
 
     def execute(self, data: Any) -> list[dict[str, Any]]:
@@ -44,7 +53,10 @@ class TextChunker(FlatMapFunction):
             raise TypeError(msg)
         doc_id = str(data["id"])
         base = dict(data.get("metadata") or {})
+        texts = self.splitter.split_text(data["text"])
+        if self.count_key:
+            base[self.count_key] = len(texts)
         return [
             {"id": f"{doc_id}#{i}", "text": text, "metadata": {**base, "doc_id": doc_id, "chunk": i}}
-            for i, text in enumerate(self.splitter.split_text(data["text"]))
+            for i, text in enumerate(texts)
         ]

@@ -185,6 +185,8 @@ class ExtractiveGenerator(BatchMapFunction):
                 sent = " ".join(_RULE.sub(" ", sent).split())
                 if len(sent.split()) < 5 or "::=" in sent or sent in seen:  # headings, grammar, repeats
                     continue
+                if "```" in sent or sent.count("|") >= 4:  # Markdown code blocks and tables read badly as prose
+                    continue
                 seen.add(sent)
                 overlap = len(q & _words(sent))
                 scored.append((overlap, -rank, -pos, sent, p["id"]))

@@ -32,7 +32,7 @@ from sage_recipes.generation import default_generator
 from sage_recipes.prompting import QAPromptor
 from sage_recipes.retrieval import SageDBRetriever, SageDBWriter
 
-__all__ = ["RAG_CONFIG", "add_answering", "add_ingestion", "ask", "build_index", "to_question"]
+__all__ = ["RAG_CONFIG", "add_answering", "add_embedding", "add_ingestion", "ask", "build_index", "to_question"]
 
 # Larger bundles keep the embedding model fed with batches of useful size.
 RAG_CONFIG = {"bundle_target_ms": 500.0}
@@ -48,20 +48,35 @@ def to_question(record: Any) -> dict[str, Any]:
     raise TypeError(msg)
 
 
-def add_ingestion(
+def add_embedding(
     documents: DataStream,
-    db_path: str,
-    collection: str = "docs",
     *,
     chunk_size: int = 800,
     chunk_overlap: int = 100,
+    chunker_kwargs: dict[str, Any] | None = None,
     embedder: type[BatchMapFunction] = SentenceTransformerEmbedder,
     embedder_kwargs: dict[str, Any] | None = None,
     max_batch: int = 256,
 ) -> DataStream:
-    """Chunk, embed and write ``documents`` (``{"id", "text", "metadata"?}``) into ``db_path``."""
-    chunks = documents.flatmap(TextChunker, chunk_size, chunk_overlap, name="chunk")
-    vectors = batch_map(chunks, embedder, max_batch=max_batch, name="embed_chunks", **(embedder_kwargs or {}))
+    """Chunk and embed ``documents`` (``{"id", "text", "metadata"?}``): the stream of embedded chunks.
+
+    ``chunker_kwargs`` go to :class:`~sage_recipes.chunking.TextChunker` (e.g. ``count_key``).
+    """
+    chunks = documents.flatmap(TextChunker, chunk_size, chunk_overlap, name="chunk", **(chunker_kwargs or {}))
+    return batch_map(chunks, embedder, max_batch=max_batch, name="embed_chunks", **(embedder_kwargs or {}))
+
+
+def add_ingestion(
+    documents: DataStream,
+    db_path: str,
+    collection: str = "docs",
+    **options: Any,
+) -> DataStream:
+    """Chunk, embed and write ``documents`` (``{"id", "text", "metadata"?}``) into ``db_path``.
+
+    ``options`` are those of :func:`add_embedding`.
+    """
+    vectors = add_embedding(documents, **options)
     return vectors.sink(SageDBWriter, db_path, collection, name="write_sage_db", parallelism=1)
 
 

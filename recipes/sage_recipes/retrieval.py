@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,8 @@ class SageDBWriter(SinkFunction):
         if self.col is None:
             from sage_db import SageDB
 
-            self.db = SageDB.open(self.path, dim=self.dim or dim, sync=self.sync)
+            if self.db is None:
+                self.db = SageDB.open(self.path, dim=self.dim or dim, sync=self.sync)
             self.col = self.db.collection(self.collection_name, metric=self.metric, index=self.index)
 
     def execute(self, data: dict[str, Any]) -> None:
@@ -88,6 +90,26 @@ class SageDBWriter(SinkFunction):
             texts=[r.get("text") or "" for r in batch],
         )
         self.written += len(batch)
+
+    def existing_collection(self) -> Any:
+        """The collection opened for writing, or ``None`` while the database or collection does not exist."""
+        if self.col is None:
+            from sage_db import SageDB
+
+            if self.db is None:
+                if not os.path.exists(os.path.join(self.path, "SAGEDB")):
+                    return None
+                self.db = SageDB.open(self.path, dim=self.dim, sync=self.sync)
+            if self.collection_name not in self.db.collections():
+                return None
+            self.col = self.db.collection(self.collection_name)
+        return self.col
+
+    def delete(self, ids: list[str]) -> int:
+        """Write what is buffered, then delete ``ids``; returns how many existed."""
+        self.flush()
+        col = self.existing_collection()
+        return int(col.delete(ids)) if col is not None and ids else 0
 
     def close(self) -> None:
         try:

@@ -11,6 +11,8 @@ import pytest
 MODULES = {
     "sage_recipes.batching": None,
     "sage_recipes.chunking": "langchain_text_splitters",
+    "sage_recipes.documents": None,
+    "sage_recipes.folder_watch": None,
     "sage_recipes.embedding": "langchain_core",
     "sage_recipes.generation": None,
     "sage_recipes.prompting": None,
