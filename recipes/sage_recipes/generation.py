@@ -151,6 +151,28 @@ _STOP = frozenset(
 )
 
 
+def prose(text: str) -> str:
+    r"""``text`` without fenced code blocks, including one that a chunk boundary cut: a chunk
+    whose first fence is bare (no language) and comes after some text began inside a block.
+
+    >>> prose("sage ask ... # one shot\n```\nRun it on Ray.\n```python\nenv.submit()\n```")
+    'Run it on Ray.'
+    """
+    lines = text.splitlines()
+    fences = {i for i, line in enumerate(lines) if line.lstrip().startswith(("```", "~~~"))}
+    if not fences:
+        return text
+    first = min(fences)
+    inside = not lines[first].strip()[3:].strip() and first > 0
+    kept = []
+    for i, line in enumerate(lines):
+        if i in fences:
+            inside = True if line.strip()[3:].strip() else not inside  # a language opens a block
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)} - _STOP
 
@@ -181,7 +203,7 @@ class ExtractiveGenerator(BatchMapFunction):
         scored = []
         seen: set[str] = set()
         for rank, p in enumerate(data.get("passages") or []):
-            for pos, sent in enumerate(re.split(r"(?<=[.!?])\s+|\n\s*\n", p.get("text", ""))):
+            for pos, sent in enumerate(re.split(r"(?<=[.!?])\s+|\n\s*\n", prose(p.get("text", "")))):
                 sent = " ".join(_RULE.sub(" ", sent).split())
                 if len(sent.split()) < 5 or "::=" in sent or sent in seen:  # headings, grammar, repeats
                     continue
