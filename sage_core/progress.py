@@ -12,11 +12,13 @@ Sources that read a sized collection (``from_batch(list)``) get a progress bar.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
@@ -25,7 +27,7 @@ from rich.table import Table
 from sage_core import ir
 from sage_core.results import OperatorMetrics
 
-__all__ = ["LiveProgress", "metrics_table"]
+__all__ = ["LiveProgress", "compact_count", "metrics_table", "source_totals"]
 
 
 def source_totals(graph: ir.Graph) -> dict[str, int]:
@@ -41,6 +43,20 @@ def source_totals(graph: ir.Graph) -> dict[str, int]:
     return totals
 
 
+def compact_count(n: float) -> str:
+    """A count in at most 5 characters.
+
+    >>> [compact_count(n) for n in (950, 9_500, 39_812, 278_000, 1_234_567)]
+    ['950', '9,500', '39.8k', '278k', '1.2M']
+    """
+    if n < 10_000:
+        return f"{n:,.0f}"
+    for unit, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        if round(n / scale) < 1000:
+            return f"{n / scale:.1f}{unit}" if round(n / scale, 1) < 100 else f"{n / scale:.0f}{unit}"
+    return f"{n:.1e}"
+
+
 def metrics_table(
     title: str,
     metrics: Mapping[str, OperatorMetrics],
@@ -48,9 +64,9 @@ def metrics_table(
     totals: Mapping[str, int] | None = None,
 ) -> Table:
     """One row per operator: counts, throughput over ``seconds``, p95 latency, queue."""
-    table = Table(title=title, title_justify="left", expand=False)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     totals = totals or {}
-    columns = ["operator", "in", "out", "rec/s", "errors", "dead", "filtered", "queue", "p95 ms"]
+    columns = ["operator", "in", "out", "rec/s", "err", "dead", "filt", "queue", "p95 ms"]
     for column in [*columns, "progress"] if totals else columns:
         table.add_column(column, justify="left" if column in ("operator", "progress") else "right", no_wrap=True)
     for name, m in metrics.items():
@@ -59,17 +75,17 @@ def metrics_table(
         total = totals.get(name)
         bar: Any = ""
         if total:
-            bar = ProgressBar(total=total, completed=min(done, total), width=20)
+            bar = ProgressBar(total=total, completed=min(done, total), width=10)
         cells = [
             name,
-            f"{m.records_in:,}",
-            f"{m.records_out:,}",
-            f"{done / seconds:,.0f}" if seconds > 0 else "",
-            f"{m.errors:,}",
-            f"{m.dead_letters:,}",
-            f"{m.filtered:,}",
-            f"{m.queue_depth:,}",
-            "" if math.isnan(p95) else f"{p95 * 1e3:.3f}",
+            compact_count(m.records_in),
+            compact_count(m.records_out),
+            compact_count(done / seconds) if seconds > 0 else "",
+            compact_count(m.errors),
+            compact_count(m.dead_letters),
+            compact_count(m.filtered),
+            compact_count(m.queue_depth),
+            "" if math.isnan(p95) else f"{p95 * 1e3:.2f}",
         ]
         table.add_row(*cells, *([bar] if totals else []))
     return table
@@ -90,6 +106,10 @@ class LiveProgress:
             console=self.console,
             refresh_per_second=refresh_per_second,
             transient=False,
+            # prints of the pipeline go above the view when both share a terminal; stdout
+            # redirected to a file stays the file's
+            redirect_stdout=sys.stdout.isatty(),
+            redirect_stderr=False,
         )
 
     def watch(self, handle: Any) -> None:

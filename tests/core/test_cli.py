@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from sage_core.progress import compact_count
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -59,7 +61,7 @@ def test_run_shows_a_live_progress_view_on_stderr():
         assert column in view
     payload = json.loads(out.stdout[out.stdout.index("[\n") :])
     counted = payload[0]["metrics"]["flatmap_1"]["records_out"]
-    assert f"{counted:,}" in view  # the final view shows the final counts
+    assert compact_count(counted) in view  # the final view shows the final counts
     assert "latency" in payload[0]["metrics"]["flatmap_1"]
 
 
