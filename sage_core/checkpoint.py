@@ -37,7 +37,8 @@ from sage_core.storage import Storage, storage_from
 
 __all__ = ["CheckpointConfig", "CheckpointError", "Checkpoints"]
 
-MAGIC = b"SAGE-CHECKPOINT-1\n"
+MAGIC_PREFIX = b"SAGE-CHECKPOINT-"
+MAGIC = MAGIC_PREFIX + b"2\n"  # 2: operator counters with filtered, retries and latency
 
 
 class CheckpointError(SageError):
@@ -100,7 +101,8 @@ class Checkpoints:
         key = keys[-1]
         data = self.storage.get(key)
         if data is None or not data.startswith(MAGIC):
-            msg = f"checkpoint {key!r} in {self.storage!r} is not a SAGE checkpoint; delete it to start afresh"
+            what = "an older SAGE checkpoint format" if data and data.startswith(MAGIC_PREFIX) else "not a SAGE checkpoint"
+            msg = f"checkpoint {key!r} in {self.storage!r} is {what}; delete it (or resume=False) to start afresh"
             raise CheckpointError(msg)
         try:
             state = pickle.loads(data[len(MAGIC) :])

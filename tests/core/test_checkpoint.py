@@ -153,3 +153,12 @@ def test_killed_driver_resumes_with_exactly_once_jsonl_output(tmp_path):
     assert Counter(tuple(r) for r in rows) == Counter(
         (u, c) for u, total in per_user.items() for c in range(1, total + 1)
     )
+
+
+def test_checkpoint_of_an_older_format_is_refused_by_name(tmp_path):
+    DirectoryStorage(tmp_path).put("older/000000000001", b"SAGE-CHECKPOINT-1\n" + b"\x80\x05N.")
+    env = LocalEnvironment("older")
+    env.enable_checkpointing(tmp_path)
+    env.from_batch([1]).collect("out")
+    with pytest.raises(CheckpointError, match="older SAGE checkpoint format"):
+        env.submit()
