@@ -171,6 +171,22 @@ def test_sqlite_sink_dead_letters_records_without_key(tmp_path):
         assert conn.execute("SELECT id FROM t").fetchall() == [("a",)]
 
 
+def test_sqlite_sink_dead_letters_the_rows_the_database_refuses(tmp_path):
+    db = tmp_path / "checked.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute('CREATE TABLE people ("id" TEXT PRIMARY KEY, "age" INTEGER CHECK (age >= 0))')
+    people = [{"id": f"p{i}", "age": -1 if i in (3, 8) else i} for i in range(12)]
+    env = LocalEnvironment("refused")
+    env.from_batch(people).sink(SQLiteSink, str(db), "people", columns=["age"], json_column=None, create=False, batch_size=5, name="db")
+    result = env.submit()
+    assert sorted(d.record["id"] for d in result.dead_letters) == ["p3", "p8"]
+    assert all("CHECK constraint failed" in d.error for d in result.dead_letters)
+    assert result.metrics["db"].dead_letters == 2 and result.count_check() == {}
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT id FROM people").fetchall()
+    assert sorted(r[0] for r in stored) == sorted(p["id"] for p in people if p["age"] >= 0)
+
+
 def test_sqlite_sink_commits_at_checkpoints_and_resumes_exactly(tmp_path):
     db = str(tmp_path / "ck.db")
 

@@ -107,7 +107,7 @@ class SQLiteSink(SinkFunction):
         self._create_sql = f"CREATE TABLE IF NOT EXISTS {t} ({quoted[0]} TEXT PRIMARY KEY, {', '.join(quoted[1:])})"
         self._upsert_sql = f"INSERT INTO {t} ({', '.join(quoted)}) VALUES ({marks}) ON CONFLICT ({quoted[0]}) DO UPDATE SET {updates}"
         self._conn: Any = None
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[tuple[Any, tuple[Any, ...]]] = []  # (record, row) until the next flush
         self.written = 0
 
     def __getstate__(self) -> dict[str, Any]:
@@ -149,24 +149,41 @@ class SQLiteSink(SinkFunction):
         return tuple(values)
 
     def execute(self, data: Any) -> None:
-        self._rows.append(self.row(data))
+        self._rows.append((data, self.row(data)))
         if len(self._rows) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered rows in one transaction."""
+        """Write the buffered rows in one transaction. If the database refuses the batch, write
+        it row by row: each row the database refuses (a constraint, a lost connection) goes to
+        the dead-letter output with the database's error, the others are written."""
         if not self._rows:
             return
         self.open()
-        rows, self._rows = self._rows, []
-        cur = self._conn.cursor()
+        pending, self._rows = self._rows, []
         try:
-            cur.executemany(self._upsert_sql, rows)
-            self._conn.commit()
+            self._write([row for _, row in pending])
+            self.written += len(pending)
+            return
         except Exception:
             self._conn.rollback()
-            raise
-        self.written += len(rows)
+        for record, row in pending:
+            try:
+                self._write([row])
+                self.written += 1
+            except Exception as exc:
+                self._conn.rollback()
+                self._reject(record, exc)
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        cur = self._conn.cursor()
+        cur.executemany(self._upsert_sql, rows)
+        self._conn.commit()
+
+    def _reject(self, record: Any, exc: Exception) -> None:
+        if getattr(self, "ctx", None) is None:  # used outside a job
+            raise exc
+        self.ctx.dead_letter(record, exc)
 
     def snapshot(self) -> None:
         self.flush()  # a checkpoint covers every record before it
