@@ -3,7 +3,8 @@
 Each class has one ``execute`` method. SAGE instantiates a class once per parallel instance
 (with the ``*args, **kwargs`` given to the operator) on the worker that runs it, sets
 ``self.ctx`` (a :class:`~sage_core.context.RuntimeContext`), then calls ``open()``, then
-``execute`` for every record, then ``close()`` when the stream ends.
+``execute`` for every record (and ``finish_bundle()`` after each bundle of them), then
+``close()`` when the stream ends.
 
 Example::
 
@@ -47,6 +48,11 @@ class BaseFunction:
 
     def restore(self, state: Any) -> None:
         """Take back what :meth:`snapshot` returned (called after ``open()`` on resume)."""
+
+    def finish_bundle(self) -> None:
+        """Called after each bundle of records (as in Beam): a sink that buffers writes
+        flushes them here, so that an unbounded stream's writes become visible at once.
+        An exception here fails the call, and the job (a restart strategy may act)."""
 
     @property
     def logger(self):

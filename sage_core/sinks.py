@@ -21,12 +21,59 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from sage_core.functions import SinkFunction
 
-__all__ = ["JsonlSink"]
+__all__ = ["JsonlSink", "write_batch"]
+
+
+def write_batch(
+    pending: list[tuple[Any, Any]],
+    write: Callable[[list[Any]], None],
+    ctx: Any,
+    on_error: Callable[[], None] | None = None,
+) -> int:
+    """Write the items of ``pending`` (``(record, item)`` pairs) with one ``write(items)``;
+    if that raises, write them one by one and send each record whose item still fails to
+    the dead-letter output (``ctx.dead_letter``) with its error. ``on_error`` runs after
+    each failed write (a rollback). Returns how many items were written.
+
+    For sinks that buffer: a refused batch loses no record with it.
+
+    >>> written, refused = [], []
+    >>> class Ctx:
+    ...     def dead_letter(self, record, exc):
+    ...         refused.append((record, str(exc)))
+    >>> def write(items):
+    ...     if any(i < 0 for i in items):
+    ...         raise ValueError("negative")
+    ...     written.extend(items)
+    >>> write_batch([("a", 1), ("b", -2), ("c", 3)], write, Ctx())
+    2
+    >>> written, refused
+    ([1, 3], [('b', 'negative')])
+    """
+    try:
+        write([item for _, item in pending])
+        return len(pending)
+    except Exception:
+        if on_error is not None:
+            on_error()
+    done = 0
+    for record, item in pending:
+        try:
+            write([item])
+            done += 1
+        except Exception as exc:
+            if on_error is not None:
+                on_error()
+            if ctx is None:  # used outside a job
+                raise
+            ctx.dead_letter(record, exc)
+    return done
 
 
 class JsonlSink(SinkFunction):
@@ -59,6 +106,10 @@ class JsonlSink(SinkFunction):
     def execute(self, data: Any) -> None:
         f = self._file or self._open("wb")
         f.write(json.dumps(data, default=self.default, ensure_ascii=False).encode() + b"\n")
+
+    def finish_bundle(self) -> None:
+        if self._file is not None:
+            self._file.flush()  # visible to readers at once; durable (fsync) at checkpoints
 
     def snapshot(self) -> dict[str, int]:
         f = self._file or self._open("wb")

@@ -339,3 +339,14 @@ class RejectOdd(SinkFunction):
             self.ctx.dead_letter(data, f"odd record {data}")
         else:
             self.ctx.collect("taken", data)
+
+
+class Numbered(MapFunction):
+    """``{"id": n, "n": n}`` for the n-th record it sees."""
+
+    def __init__(self):
+        self.n = 0
+
+    def execute(self, data):
+        self.n += 1
+        return {"id": self.n, "n": self.n}

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from sage_core.functions import MapFunction, SinkFunction
+from sage_core.sinks import write_batch
 
 __all__ = ["SageDBRetriever", "SageDBWriter"]
 
@@ -78,9 +79,16 @@ class SageDBWriter(SinkFunction):
             self.flush()
 
     def flush(self) -> None:
+        """Upsert the buffered records in one call; if sage_db refuses the batch, upsert them
+        one by one and dead-letter the records it still refuses."""
         if not self.buffer:
             return
         batch, self.buffer = self.buffer, []
+        self.written += write_batch([(r, r) for r in batch], self._upsert, getattr(self, "ctx", None))
+
+    finish_bundle = flush  # each bundle is searchable once it has been processed
+
+    def _upsert(self, batch: list[dict[str, Any]]) -> None:
         vectors = np.stack([np.asarray(r[self.vector_key], dtype=np.float32) for r in batch])
         self._ensure_open(vectors.shape[1])
         self.col.upsert(
@@ -89,7 +97,6 @@ class SageDBWriter(SinkFunction):
             metadata=[r.get("metadata") or None for r in batch],
             texts=[r.get("text") or "" for r in batch],
         )
-        self.written += len(batch)
 
     def existing_collection(self) -> Any:
         """The collection opened for writing, or ``None`` while the database or collection does not exist."""

@@ -196,6 +196,8 @@ class StageInstance:
             n = len(items)
             op.records_in += n
             items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)
+            if op.finish_bundle is not None:
+                self._finish_bundle(op)
             keyed = self._keyed_in[pos + 1]
             op.records_out += len(items)
             elapsed = time.perf_counter() - t0
@@ -203,6 +205,14 @@ class StageInstance:
             op.latency.observe(elapsed / n, n)
             input_index = 0
         self._route(items, out)
+
+    def _finish_bundle(self, op: Operator) -> None:
+        try:
+            op.finish_bundle()  # type: ignore[misc]
+        except Exception as exc:
+            node = op.node
+            function = node.function.describe() if node.function is not None else node.kind
+            raise OperatorError(node.name, function, None, redact(f"finish_bundle(): {_error_text(exc)}"), redact(tb.format_exc())) from exc
 
     def _route(self, items: list, out: CallOutput) -> None:
         """Split the chain's output (and its last operator's side outputs) over the routes."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from sage_core import ir
 from sage_core.context import RuntimeContext
+from sage_core.functions import BaseFunction
 from sage_core.metrics import LatencyHistogram
 from sage_core.results import OperatorMetrics
 
@@ -91,6 +92,9 @@ class Operator:
         self.retries = 0
         self.seconds = 0.0
         self.latency = LatencyHistogram()
+        hook = getattr(self.obj, "finish_bundle", None) if self._is_object() else None
+        overridden = hook is not None and getattr(type(self.obj), "finish_bundle", None) is not BaseFunction.finish_bundle
+        self.finish_bundle: Callable[[], None] | None = hook if overridden else None
         strategy = node.options.get("retry")
         self.retry: Retry | None = None if strategy is None else self._retry
         self._failure_times: deque[float] = deque(maxlen=1024)

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sage_core.functions import SinkFunction
+from sage_core.sinks import write_batch
 
 __all__ = ["SQLiteSink"]
 
@@ -161,29 +162,14 @@ class SQLiteSink(SinkFunction):
             return
         self.open()
         pending, self._rows = self._rows, []
-        try:
-            self._write([row for _, row in pending])
-            self.written += len(pending)
-            return
-        except Exception:
-            self._conn.rollback()
-        for record, row in pending:
-            try:
-                self._write([row])
-                self.written += 1
-            except Exception as exc:
-                self._conn.rollback()
-                self._reject(record, exc)
+        self.written += write_batch(pending, self._write, getattr(self, "ctx", None), self._conn.rollback)
+
+    finish_bundle = flush  # each bundle's rows are committed when it has been processed
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         cur = self._conn.cursor()
         cur.executemany(self._upsert_sql, rows)
         self._conn.commit()
-
-    def _reject(self, record: Any, exc: Exception) -> None:
-        if getattr(self, "ctx", None) is None:  # used outside a job
-            raise exc
-        self.ctx.dead_letter(record, exc)
 
     def snapshot(self) -> None:
         self.flush()  # a checkpoint covers every record before it
