@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -23,7 +24,7 @@ from sage_core.functions import CollectSink
 
 _labels = itertools.count()
 
-__all__ = ["CollectSink", "assert_that", "equal_to", "multiset_diff"]
+__all__ = ["CollectSink", "assert_that", "equal_to", "multiset_diff", "wait_for"]
 
 
 def multiset_diff(actual: Iterable[Any], expected: Iterable[Any]) -> tuple[list[Any], list[Any]]:
@@ -63,3 +64,21 @@ def assert_that(stream: DataStream, matcher: Callable[[list[Any]], None], label:
     label = label or f"assert_that_{next(_labels)}"
     stream.collect(label)
     stream.env.add_check(label, matcher)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns a true value (returned); fail after ``timeout`` seconds.
+
+    For tests of running jobs: wait for an effect with a deadline, not a fixed sleep.
+
+    >>> wait_for(lambda: 42, what="the answer")
+    42
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s (last: {last!r})")

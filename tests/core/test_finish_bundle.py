@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import pytest
 
 from sage_core import LocalEnvironment, OperatorError, SinkFunction
 from sage_core.sinks import JsonlSink
+from sage_core.testing import wait_for
 from sage_recipes.io import SQLiteSink
 from tests import pipelines as p
-
-
-def _wait_for(check, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class CountBundles(SinkFunction):
@@ -64,7 +54,7 @@ def test_buffering_sinks_show_an_unbounded_stream_while_it_runs(tmp_path):
     ticks.sink(SQLiteSink, str(tmp_path / "out.db"), "ticks", columns=["n"], json_column=None, batch_size=1_000_000)
     handle = env.submit(autostop=False)
     try:
-        lines = _wait_for(lambda: (tmp_path / "out.jsonl").read_text().splitlines() if (tmp_path / "out.jsonl").exists() else [], "JSONL lines")
+        lines = wait_for(lambda: (tmp_path / "out.jsonl").read_text().splitlines() if (tmp_path / "out.jsonl").exists() else [], what="JSONL lines")
         assert json.loads(lines[0]) == {"id": 1, "n": 1}
 
         def rows():
@@ -76,7 +66,7 @@ def test_buffering_sinks_show_an_unbounded_stream_while_it_runs(tmp_path):
                 except sqlite3.OperationalError:  # the table is not there yet
                     return 0
 
-        assert _wait_for(rows, "rows in SQLite") > 0  # far below batch_size: committed per bundle
+        assert wait_for(rows, what="rows in SQLite") > 0  # far below batch_size: committed per bundle
     finally:
         handle.cancel()
         handle.wait(30)

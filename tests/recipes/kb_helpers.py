@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from sage_core.testing import wait_for  # noqa: F401 - the kb tests import it from here
 
 RAY = """# Running on Ray
 
@@ -90,15 +89,3 @@ def indexed_chunk_ids(db_path: str, collection: str = "docs") -> set[str]:
         ids = {i for name in names for i in chunk_ids(col, name)}
         assert col.count() == len(ids), f"the collection holds {col.count()} chunks, the probe found {sorted(ids)}"
         return ids
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns a true value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout} s (last: {last!r})")
