@@ -31,7 +31,8 @@ MODES = ("dense", "text", "hybrid")
 
 
 class SageDBWriter(SinkFunction):
-    """Upserts records into a sage_db collection, ``batch_size`` at a time (and the rest at the end).
+    """Upserts records into a sage_db collection: at the end of each bundle, and every
+    ``batch_size`` records within a large one.
 
     Opens the database as its single writer on the worker (``parallelism=1``); creates the
     collection with ``metric``/``index`` if needed. ``sync=False`` skips fsync per write.
