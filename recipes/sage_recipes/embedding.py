@@ -70,6 +70,15 @@ def load_sentence_transformer(model: str | None = None, device: str = "cpu") -> 
         return _models[key]
 
 
+def encode_texts(model: Any, texts: list[str], batch_size: int = 64, normalize: bool = True) -> np.ndarray:
+    """``model.encode(texts)`` as a float32 array, unit length unless ``normalize=False``;
+    no progress bar (every SAGE step that embeds with a SentenceTransformer calls this)."""
+    vectors = model.encode(
+        list(texts), batch_size=batch_size, normalize_embeddings=normalize, convert_to_numpy=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
 class _Embedder(BatchMapFunction):
     """Shared record handling: read texts, attach vectors."""
 
@@ -146,10 +155,7 @@ class SentenceTransformerEmbedder(_Embedder):
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             self.open()
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=self.normalize, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return encode_texts(self.model, texts, self.batch_size, self.normalize)
 
 
 class LangChainEmbedder(_Embedder):

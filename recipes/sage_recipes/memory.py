@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from sage_core.functions import MapFunction
-from sage_recipes.embedding import load_sentence_transformer
+from sage_recipes.embedding import encode_texts, load_sentence_transformer
 
 __all__ = ["ConversationMemory", "RecallMemory", "RememberTurns"]
 
@@ -86,9 +86,7 @@ class ConversationMemory:
             self.col.refresh()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(
-            self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False), dtype=np.float32
-        )
+        return encode_texts(self.model, texts)
 
     def _exists(self, conversation: str, turn: int) -> bool:
         return self.col.get([f"{conversation}/{turn}"])[0] is not None

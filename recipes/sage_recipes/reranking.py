@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from sage_recipes.batching import BatchMapFunction
-from sage_recipes.embedding import load_sentence_transformer
+from sage_recipes.embedding import encode_texts, load_sentence_transformer
 
 __all__ = ["CompressorReranker", "EmbeddingReranker", "mmr_order"]
 
@@ -122,10 +122,7 @@ class EmbeddingReranker(BatchMapFunction):
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             self.open()
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return encode_texts(self.model, texts, self.batch_size)
 
     def rerank(self, record: dict[str, Any], q: np.ndarray, P: np.ndarray) -> dict[str, Any]:
         """``record`` with its passages reordered, given the question vector and passage matrix."""

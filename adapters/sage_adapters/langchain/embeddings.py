@@ -13,7 +13,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from sage_recipes.embedding import load_sentence_transformer
+from sage_recipes.embedding import encode_texts, load_sentence_transformer
 
 __all__ = ["MiniLMEmbeddings"]
 
@@ -30,8 +30,7 @@ class MiniLMEmbeddings(Embeddings):
         return load_sentence_transformer(self.model_name, self.device)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model().encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
-        return vectors.tolist()
+        return encode_texts(self._model(), texts, self.batch_size).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
