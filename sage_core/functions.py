@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,22 @@ class BatchMapFunction(MapFunction):
     def execute_batch(self, records: list[Any]) -> list[Any]:
         """Return one output per record, in order; an exception instance dead-letters its record."""
         raise NotImplementedError
+
+    @staticmethod
+    def per_record(fn: Callable[[Any], Any], records: list[Any]) -> list[Any]:
+        """``[fn(r) for r in records]`` with a record's exception as its output, so that only
+        that record becomes a dead letter (for batch functions whose work is per record).
+
+        >>> BatchMapFunction.per_record(lambda r: 10 // r, [5, 0])
+        [2, ZeroDivisionError('integer division or modulo by zero')]
+        """
+        outs: list[Any] = []
+        for record in records:
+            try:
+                outs.append(fn(record))
+            except Exception as exc:
+                outs.append(exc)
+        return outs
 
     def execute(self, data: Any) -> Any:
         (out,) = self.execute_batch([data])

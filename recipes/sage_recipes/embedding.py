@@ -108,17 +108,9 @@ class _Embedder(BatchMapFunction):
         raise NotImplementedError
 
     def execute_batch(self, records: list[Any]) -> list[Any]:
-        try:
-            texts = self._texts(records)
-        except TypeError:  # mark only the bad records
-            outs: list[Any] = []
-            for r in records:
-                try:
-                    outs.append(self._attach([r], self.embed(self._texts([r]))))
-                except Exception as exc:
-                    outs.append(exc)
-            return [o if isinstance(o, BaseException) else o[0] for o in outs]
-        return self._attach(records, self.embed(texts))
+        # a record without text raises here; map_batches then runs the bundle record by
+        # record, so that only the bad records become dead letters
+        return self._attach(records, self.embed(self._texts(records)))
 
 
 class SentenceTransformerEmbedder(_Embedder):

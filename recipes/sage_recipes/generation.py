@@ -222,10 +222,4 @@ class ExtractiveGenerator(BatchMapFunction):
         return _with_answer(data, "\n".join([self.note, *lines]), "extractive", sources=sources)
 
     def execute_batch(self, records: list[Any]) -> list[Any]:
-        outs: list[Any] = []
-        for r in records:
-            try:
-                outs.append(self.answer(r))
-            except Exception as exc:
-                outs.append(exc)
-        return outs
+        return self.per_record(self.answer, records)

@@ -202,10 +202,4 @@ class CompressorReranker(BatchMapFunction):
         return {**record, self.passages_key: ranked}
 
     def execute_batch(self, records: list[Any]) -> list[Any]:
-        outs: list[Any] = []
-        for r in records:
-            try:
-                outs.append(self.rerank(r))
-            except Exception as exc:
-                outs.append(exc)
-        return outs
+        return self.per_record(self.rerank, records)
