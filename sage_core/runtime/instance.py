@@ -116,8 +116,7 @@ class StageInstance:
             try:
                 items, done = self.reader.read(max_records, max_seconds)
             except Exception as exc:
-                head = self.stage.head
-                raise OperatorError(head.name, head.function.describe() if head.function else head.kind, None, _error_text(exc), tb.format_exc()) from exc
+                raise self._error(self.stage.head, None, exc) from exc
             self._source_out += len(items)
         out = CallOutput(done=done, records_in=len(items))
         self._replay = (items, done)
@@ -210,9 +209,7 @@ class StageInstance:
         try:
             op.finish_bundle()  # type: ignore[misc]
         except Exception as exc:
-            node = op.node
-            function = node.function.describe() if node.function is not None else node.kind
-            raise OperatorError(node.name, function, None, redact(f"finish_bundle(): {_error_text(exc)}"), redact(tb.format_exc())) from exc
+            raise self._error(op.node, None, exc, "finish_bundle(): ") from exc
 
     def _route(self, items: list, out: CallOutput) -> None:
         """Split the chain's output (and its last operator's side outputs) over the routes."""
@@ -259,14 +256,22 @@ class StageInstance:
             return [(k, v) for k, v in zip(keys, values) if k is not _SKIP]
         return list(zip(keys, values))
 
-    def _fail(self, node: ir.Node, record: Any, exc: BaseException, key: Any, attempts: int = 1) -> None:
+    def _describe(self, node: ir.Node) -> str:
+        """``"Function (file:line)"``, once per node (reading the source is slow)."""
         function = self._described.get(node.id)
         if function is None:
             function = self._described[node.id] = node.function.describe() if node.function is not None else node.kind
-        error, trace = redact(_error_text(exc)), redact(tb.format_exc())
+        return function
+
+    def _error(self, node: ir.Node, record: Any, exc: BaseException, where: str = "") -> OperatorError:
+        """The job-failing error for ``exc`` raised at ``node``, secrets masked."""
+        return OperatorError(node.name, self._describe(node), record, redact(where + _error_text(exc)), redact(tb.format_exc()))
+
+    def _fail(self, node: ir.Node, record: Any, exc: BaseException, key: Any, attempts: int = 1) -> None:
         if self.config.strict:
-            raise OperatorError(node.name, function, record, error, trace) from exc
-        self._dead.append(DeadLetter(node.name, function, record, error, trace, key, attempts))
+            raise self._error(node, record, exc) from exc
+        error, trace = redact(_error_text(exc)), redact(tb.format_exc())
+        self._dead.append(DeadLetter(node.name, self._describe(node), record, error, trace, key, attempts))
 
     def _finish_output(self, out: CallOutput) -> None:
         for ctx in self._contexts:
