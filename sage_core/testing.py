@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,7 +25,7 @@ from sage_core.functions import CollectSink
 
 _labels = itertools.count()
 
-__all__ = ["CollectSink", "assert_that", "equal_to", "multiset_diff", "wait_for"]
+__all__ = ["CollectSink", "assert_that", "equal_to", "free_port", "multiset_diff", "wait_for"]
 
 
 def multiset_diff(actual: Iterable[Any], expected: Iterable[Any]) -> tuple[list[Any], list[Any]]:
@@ -82,3 +83,14 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condi
             return last
         time.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {timeout} s (last: {last!r})")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for servers a test starts).
+
+    >>> 0 < free_port() < 65536
+    True
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

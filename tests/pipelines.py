@@ -251,10 +251,11 @@ def at_limit(x):
 
 class ClickEvents(SourceFunction):
     """``n`` click events of ``users`` users, 10 ms of event time apart; pauses 5 ms every
-    50 events so that a job with a short checkpoint interval checkpoints several times."""
+    50 events so that a job with a short checkpoint interval checkpoints several times.
+    With ``blob`` each event also carries that many random bytes."""
 
-    def __init__(self, n, users=7):
-        self.n, self.users, self.sent = n, users, 0
+    def __init__(self, n, users=7, blob=0):
+        self.n, self.users, self.blob, self.sent = n, users, blob, 0
 
     def execute(self):
         if self.sent >= self.n:
@@ -262,7 +263,10 @@ class ClickEvents(SourceFunction):
         self.sent += 1
         if self.sent % 50 == 0:
             time.sleep(0.005)
-        return {"user": f"u{self.sent % self.users}", "ts": self.sent * 0.01, "seq": self.sent}
+        event = {"user": f"u{self.sent % self.users}", "ts": self.sent * 0.01, "seq": self.sent}
+        if self.blob:  # a large record: ``blob`` random bytes
+            event["blob"] = os.urandom(self.blob)
+        return event
 
 
 class Pause(MapFunction):
@@ -350,3 +354,45 @@ class Numbered(MapFunction):
     def execute(self, data):
         self.n += 1
         return {"id": self.n, "n": self.n}
+
+
+# -- data plane: records that notice when they are unpickled in the driver -------------------
+LOADED_IN_DRIVER = [0]  # payloads unpickled in the process that created the source (the driver)
+
+
+class Payload:
+    """A keyed record with ``size`` bytes of data that counts its unpickling in process ``home``."""
+
+    def __init__(self, key, seq, data, home):
+        self.key, self.seq, self.data, self.home = key, seq, data, home
+
+    def __reduce__(self):
+        return (_load_payload, (self.key, self.seq, self.data, self.home))
+
+
+def _load_payload(key, seq, data, home):
+    if os.getpid() == home:
+        LOADED_IN_DRIVER[0] += 1
+    return Payload(key, seq, data, home)
+
+
+class PayloadSource(BatchFunction):
+    """``n`` payloads of ``size`` random bytes over ``keys`` keys, made where the source runs."""
+
+    def __init__(self, n, size, keys, home):
+        self.n, self.size, self.keys, self.home, self.sent = n, size, keys, home, 0
+
+    def execute(self):
+        if self.sent >= self.n:
+            return None
+        self.sent += 1
+        return Payload(self.sent % self.keys, self.sent, os.urandom(self.size), self.home)
+
+
+def payload_key(record):
+    return record.key
+
+
+def payload_digest(record):
+    """What a consumer keeps of a payload: its key, sequence number and a checksum."""
+    return (record.key, record.seq, sum(record.data[:64]), len(record.data))

@@ -5,6 +5,10 @@ A backend implements two small classes. ``Backend`` validates its options and op
 wherever the backend runs code, and calls their methods (``pull``, ``process``, ``finish``)
 asynchronously. Everything else (routing, backpressure, end of stream, loops) is the
 driver's, shared by all backends.
+
+The data plane is the session's: the parts in a ``CallOutput`` that ``wait`` returns carry
+whatever ``submit(..., "process", (batches,))`` accepts back, the records themselves in one
+process, references on a cluster (so records move worker to worker).
 """
 
 from __future__ import annotations
@@ -54,6 +58,11 @@ class Session(ABC):
     @abstractmethod
     def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
         """Block until at least one handle is done (or ``timeout``); return the done ones."""
+
+    def fetch(self, data: Any) -> list:
+        """The records behind a part's ``data`` as ``wait`` returned it (the driver reads
+        records only for the rare ones that reach an operator after it finished)."""
+        return data
 
     @abstractmethod
     def close(self) -> None:

@@ -1,8 +1,10 @@
-"""The driver loop shared by every backend.
+"""The driver loop shared by every backend: the control plane.
 
-It pulls bundles from sources, routes each call's output to the pending queues of the
-target instances, and keeps at most one call in flight per instance (so order per
-instance, and per key, is kept). Backpressure: an instance is called only while every
+It pulls bundles from sources, queues each call's output parts for the target instances,
+and keeps at most one call in flight per instance (so order per instance, and per key, is
+kept). A part is a count and the records, or, on a distributed backend, a reference to
+records that stay on the workers: the driver passes references along and never reads the
+records (only ``collect`` output, dead letters and metrics come back to it). Backpressure: an instance is called only while every
 instance downstream of it has fewer than ``max_pending_bundles`` queued. End of stream: a
 stage finishes when all its upstream stages have finished and it has drained; a stage fed
 by a feedback edge (a loop) finishes when its loop is idle and everything feeding the
@@ -107,7 +109,7 @@ class Driver:
             if head is None:
                 continue
             queues = [self.pending[(stage.id, i)] for i in range(stage.parallelism)]
-            head.queue_depth = sum(len(items) for queue in queues for _, items in list(queue))
+            head.queue_depth = sum(count for queue in queues for _, _, count in list(queue))
             since = self.blocked_since.get(stage.id)
             head.backpressure_seconds = self.blocked_seconds.get(stage.id, 0.0) + (0.0 if since is None else now - since)
         order = [n.name for n in self.job.graph.nodes]
@@ -193,12 +195,12 @@ class Driver:
         if isinstance(outcome, BaseException):
             raise outcome
         stage = self.stages[sid]
-        for ri, target, items in outcome.routed:
-            route = stage.routes[ri]
+        for part in outcome.routed:
+            route = stage.routes[part.route]
             if route.target in self.ended:
-                self._late(route.target, items)
+                self._late(route.target, self.session.fetch(part.data))
             else:
-                self.pending[(route.target, target)].append((route.input_index, items))
+                self.pending[(route.target, part.target)].append((route.input_index, part.data, part.num_records))
         for name, records in outcome.collected.items():
             self.collected.setdefault(name, []).extend(records)
         if outcome.dead_letters:
@@ -287,14 +289,15 @@ class Driver:
         self.bundle[sid] = size
         return size
 
-    def _take(self, key: tuple[int, int], limit: int) -> list[tuple[int, list]]:
+    def _take(self, key: tuple[int, int], limit: int) -> list[tuple[int, Any]]:
+        """Queued parts for one call, ``(input index, part data)``, up to ``limit`` records."""
         queue = self.pending[key]
-        batches = [queue.popleft()]
-        count = len(batches[0][1])
-        while queue and count + len(queue[0][1]) <= limit:
-            batch = queue.popleft()
-            count += len(batch[1])
-            batches.append(batch)
+        input_index, data, count = queue.popleft()
+        batches = [(input_index, data)]
+        while queue and count + queue[0][2] <= limit:
+            input_index, data, n = queue.popleft()
+            count += n
+            batches.append((input_index, data))
         return batches
 
     def _note_backpressure(self, stage, room: bool, now: float) -> None:

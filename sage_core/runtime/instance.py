@@ -1,7 +1,10 @@
 """One parallel instance of a stage: runs its fused chain over bundles and routes the output.
 
-Every backend hosts ``StageInstance`` objects (a thread, a Dask actor, a Ray actor, a
+Every backend hosts ``StageInstance`` objects (a thread, a Dask worker, a Ray actor, a
 Prefect task) and calls ``pull``/``process``/``finish``; each call returns a ``CallOutput``.
+Its records leave as one ``Part`` per (route, target instance): on a distributed backend the
+hosting process swaps each part's records for a reference before the output goes back to
+the driver, so the driver sees counts and references, never the records.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import pickle
 import time
 import traceback as tb
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sage_core import ir
 from sage_core.checkpoint import CheckpointError
@@ -31,11 +34,24 @@ from sage_core.runtime.sources import READERS, BatchReader, PollReader
 from sage_core.services import ServiceClient
 
 
+class Part(NamedTuple):
+    """Records of one call for one target instance of one route.
+
+    ``data`` is the list of records where they were made; a distributed backend replaces it
+    with a reference (a Ray object ref, a Dask future) that the driver hands to the target.
+    """
+
+    route: int
+    target: int
+    num_records: int
+    data: Any
+
+
 @dataclass
 class CallOutput:
     """What one call returns to the driver."""
 
-    routed: list[tuple[int, int, list]] = field(default_factory=list)  # (route index, target instance, items)
+    routed: list[Part] = field(default_factory=list)
     collected: dict[str, list] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     metrics: dict[str, OperatorMetrics] = field(default_factory=dict)  # node name -> this instance's totals
@@ -67,6 +83,7 @@ class StageInstance:
         self._selectors: list[Any] = []
         self._source_out = 0
         self._replay: tuple[list, bool] | None = None  # records read by a pull that then failed
+        self._parts: dict[tuple[int, int], list] = {}  # this call's output: (route, target) -> records
 
     # -- lifecycle ---------------------------------------------------------------------
     def open(self) -> None:
@@ -120,6 +137,7 @@ class StageInstance:
             self._source_out += len(items)
         out = CallOutput(done=done, records_in=len(items))
         self._replay = (items, done)
+        self._parts = {}  # a retried call starts clean
         self._run(items, 0, 0, out)
         self._replay = None
         out.seconds = time.perf_counter() - start
@@ -129,6 +147,7 @@ class StageInstance:
     def process(self, batches: list[tuple[int, list]]) -> CallOutput:
         start = time.perf_counter()
         out = CallOutput()
+        self._parts = {}
         for input_index, items in batches:
             self._run(items, 0, input_index, out)
             out.records_in += len(items)
@@ -139,6 +158,7 @@ class StageInstance:
     def finish(self) -> CallOutput:
         """Every input has ended: flush buffering operators in chain order, then close all."""
         out = CallOutput()
+        self._parts = {}
         for pos, op in enumerate(self.ops):
             flushed = op.end()  # emitted by op ``pos``: keyed as its output is
             if flushed:
@@ -228,19 +248,25 @@ class StageInstance:
             par = self.config.target_parallelism[route.target]
             if route.keyby is None:
                 if route.partition == plan.FORWARD:
-                    out.routed.append((ri, self.index, values))
+                    self._emit(ri, [(self.index, values)])
                 else:
                     self._rr += 1
-                    out.routed.extend((ri, t, chunk) for t, chunk in partition.spread(values, par, self._rr))
+                    self._emit(ri, partition.spread(values, par, self._rr))
                 continue
             pairs = self._keys(ri, route.keyby, values)
             if route.partition == plan.HASH:
-                out.routed.extend((ri, t, chunk) for t, chunk in partition.by_key(pairs, par))
+                self._emit(ri, partition.by_key(pairs, par))
             elif route.partition == plan.BROADCAST:
-                out.routed.extend((ri, t, pairs) for t in range(par))
+                self._emit(ri, [(t, pairs) for t in range(par)])
             else:  # round robin
                 self._rr += 1
-                out.routed.extend((ri, t, chunk) for t, chunk in partition.spread(pairs, par, self._rr))
+                self._emit(ri, partition.spread(pairs, par, self._rr))
+
+    def _emit(self, route: int, chunks: list[tuple[int, list]]) -> None:
+        """Add ``(target, records)`` chunks to this call's parts, one list per route and target."""
+        for target, chunk in chunks:
+            part = self._parts.get((route, target))
+            self._parts[(route, target)] = chunk if part is None else part + chunk
 
     def _keys(self, ri: int, keyby: ir.Node, values: list) -> list[tuple]:
         selector = self._selectors[ri]
@@ -274,6 +300,8 @@ class StageInstance:
         self._dead.append(DeadLetter(node.name, self._describe(node), record, error, trace, key, attempts))
 
     def _finish_output(self, out: CallOutput) -> None:
+        out.routed = [Part(ri, t, len(records), records) for (ri, t), records in self._parts.items()]
+        self._parts = {}
         for ctx in self._contexts:
             for name, records in ctx.take_collected().items():
                 out.collected.setdefault(name, []).extend(records)

@@ -1,4 +1,10 @@
-"""The Dask backend: pinned tasks over worker-resident stage instances, actors for services."""
+"""The Dask backend: pinned tasks over worker-resident stage instances, actors for services.
+
+Data plane: a call keeps its output parts on its worker, and one small task per possible
+(route, target), pinned to that worker and run right after the call, turns each part into
+its own future. The next call takes those futures as arguments, so Dask moves each part
+worker to worker; the driver holds futures and counts only.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +19,15 @@ from distributed import Client, LocalCluster, wait
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
 from sage_core.errors import WorkerLostError
-from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
+from sage_core.runtime import plan
+from sage_core.runtime.backend import Backend, JobSpec, Session
 from sage_core.runtime.instance import CallOutput
 from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
 
 
-class DaskOptions(BackendOptions):
+class DaskOptions(ShippingOptions):
     """Field names follow ``distributed.Client`` / ``LocalCluster``."""
 
     address: str | None = Field(
@@ -62,7 +70,8 @@ def _close_local_clusters() -> None:
 class ServiceActor:
     """Hosts one service on a Dask worker."""
 
-    def __init__(self, spec: ServiceSpec):
+    def __init__(self, packed: ServiceSpec | bytes):
+        spec: ServiceSpec = unpack(packed)
         self.name = spec.name
         self.service = spec.instantiate()
         call_hook(self.service, "setup")
@@ -124,6 +133,8 @@ class DaskSession(Session):
         self.names: dict[int, str] = {}
         self.service_actors: dict[str, Any] = {}
         self.service_futures: list[Any] = []
+        self.outlets: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.picks: dict[Any, dict[tuple[int, int], Any]] = {}  # call key -> (route, target) -> future
         self._checked_workers = time.monotonic()
 
     def start(self, job: JobSpec) -> None:
@@ -135,10 +146,11 @@ class DaskSession(Session):
         if not self.hosts:
             msg = f"the Dask cluster at {client.scheduler.address} has no workers"
             raise RuntimeError(msg)
+        shipped = ShippedJob(job, self.options.ship_modules, self._missing_on_workers, "dask")
         for i, spec in enumerate(job.services):
             future = client.submit(
                 ServiceActor,
-                spec,
+                shipped.services[spec.name],
                 actor=True,
                 workers=[self.hosts[i % len(self.hosts)]],
                 key=f"sage-{job.name}-service-{spec.name}-{self.job_id}",
@@ -148,6 +160,7 @@ class DaskSession(Session):
         services = DaskServiceClient(self.service_actors)
         self.placement = hosting.place(job, len(self.hosts))
         self.names = {s.id: s.name for s in job.plan.stages}
+        self.outlets = _outlets(job)
         by_host: dict[int, list[tuple[int, int]]] = {}
         for key, host in self.placement.items():
             by_host.setdefault(host, []).append(key)
@@ -155,7 +168,7 @@ class DaskSession(Session):
             client.submit(
                 hosting.create,
                 self.job_id,
-                job,
+                shipped.job,
                 keys,
                 services,
                 workers=[self.hosts[h]],
@@ -167,20 +180,28 @@ class DaskSession(Session):
         for f in created:
             f.result()
 
+    def _missing_on_workers(self, names: set[str]) -> list[str]:
+        future = self.client.submit(missing_modules, sorted(names), workers=[self.hosts[0]], pure=False)
+        return future.result()
+
     def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
         host = self.hosts[self.placement[(stage, index)]]
-        return self.client.submit(
-            hosting.call,
-            self.job_id,
-            stage,
-            index,
-            method,
-            args,
-            workers=[host],
-            allow_other_workers=False,
-            pure=False,
-            key=f"{self.names[stage]}#{index}.{method}-{uuid.uuid4().hex[:12]}",
+        call_id = uuid.uuid4().hex[:12]
+        name = f"{self.names[stage]}#{index}.{method}"
+        pinned = {"workers": [host], "allow_other_workers": False, "pure": False}
+        future = self.client.submit(
+            hosting.call_keeping_parts, self.job_id, call_id, stage, index, method, args,
+            key=f"{name}-{call_id}", **pinned,
         )
+        if method in _EMITTING:  # each part its own future, on this worker, right after the call
+            self.picks[future.key] = {
+                (route, target): self.client.submit(
+                    hosting.take_part, self.job_id, call_id, route, target, future,
+                    key=f"{name}.part{route}-{target}-{call_id}", **pinned,
+                )
+                for route, target in self.outlets[(stage, index)]
+            }
+        return future
 
     def wait(
         self, handles: list[Any], timeout: float | None
@@ -193,16 +214,23 @@ class DaskSession(Session):
             return []
         out = []
         for f in done:
+            picks = self.picks.pop(f.key, {})  # parts not listed by the call were empty: released here
             if f.status == "error":
                 out.append((f, f.exception()))
                 continue
             try:  # a result held by a worker that just died is gone: do not wait for it forever
-                out.append((f, f.result(timeout=10.0)))
+                outcome = f.result(timeout=10.0)
             except TimeoutError:
                 self._checked_workers = 0.0
                 self._check_workers()
                 raise
+            if isinstance(outcome, CallOutput):
+                outcome.routed = [part._replace(data=picks[(part.route, part.target)]) for part in outcome.routed]
+            out.append((f, outcome))
         return out
+
+    def fetch(self, data: Any) -> list:
+        return data.result(timeout=60.0)
 
     def _check_workers(self) -> None:
         """Raise ``WorkerLostError`` when a worker hosting this job's instances has left the
@@ -238,10 +266,28 @@ class DaskSession(Session):
                 for actor in self.service_actors.values():
                     actor.hook("stop").result(timeout=30)
         finally:
+            self.picks.clear()
             self.service_actors.clear()
             self.service_futures.clear()
             if self.options.address:
                 self.client.close()
+
+
+_EMITTING = ("pull", "process", "finish")  # calls whose output goes downstream
+
+
+def _outlets(job: JobSpec) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Every (route, target instance) a call of each instance may send records to."""
+    targets = {s.id: s.parallelism for s in job.plan.stages}
+    return {
+        (s.id, i): [
+            (ri, t)
+            for ri, route in enumerate(s.routes)
+            for t in ([i] if route.partition == plan.FORWARD else range(targets[route.target]))
+        ]
+        for s in job.plan.stages
+        for i in range(s.parallelism)
+    }
 
 
 class DaskBackend(Backend):

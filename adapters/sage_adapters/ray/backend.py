@@ -1,4 +1,10 @@
-"""The Ray backend: host actors over stage instances, service actors, object refs for bundles."""
+"""The Ray backend: host actors over stage instances, service actors, object refs for bundles.
+
+Data plane: a host actor puts each output part of a call in Ray's object store
+(``ray.put``) and returns the refs with the counts; the driver passes the refs to the
+next call as top-level arguments, so Ray moves the records worker to worker and the
+driver never reads them.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,14 @@ import ray
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
 from sage_core.errors import ServiceError
-from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
+from sage_core.runtime.backend import Backend, JobSpec, Session
 from sage_core.runtime.instance import CallOutput
 from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
 
 
-class RayOptions(BackendOptions):
+class RayOptions(ShippingOptions):
     """``address`` and ``num_cpus`` are passed to ``ray.init`` when SAGE starts Ray."""
 
     address: str | None = Field(None, description="cluster address ('auto' or ray://...); None starts or reuses a local Ray")
@@ -37,18 +44,37 @@ def ensure_ray(options: RayOptions) -> None:
             kwargs["address"] = options.address
         elif options.num_cpus:
             kwargs["num_cpus"] = options.num_cpus
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except ConnectionError as exc:
+            if "InvalidAuthToken" not in f"{exc} {exc.__cause__}":
+                raise
+            msg = (
+                f"the Ray cluster at {options.address!r} refused this driver's auth token: set "
+                "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the cluster's token "
+                "(`ray get-auth-token` on the head node) in the driver's environment"
+            )
+            raise ConnectionError(msg) from exc
 
 
 @ray.remote
 class InstanceHost:
     """One process hosting stage instances (threaded: ``max_concurrency`` set at creation)."""
 
-    def create(self, job_id: str, job: JobSpec, keys: list, services: Any) -> int:
+    def create(self, job_id: str, job: JobSpec | bytes, keys: list, services: Any) -> int:
         return hosting.create(job_id, job, keys, services)
 
-    def call(self, job_id: str, stage: int, index: int, method: str, args: tuple) -> CallOutput:
-        return hosting.call(job_id, stage, index, method, args)
+    def missing(self, names: list[str]) -> list[str]:
+        return missing_modules(names)
+
+    def call(self, job_id: str, stage: int, index: int, method: str, args: tuple, *parts: Any) -> CallOutput:
+        """``parts``: for ``process``, the records of each queued part (Ray resolved the refs)."""
+        if parts:
+            args = (list(zip(args[0], parts)),)
+        out = hosting.call(job_id, stage, index, method, args)
+        if isinstance(out, CallOutput):
+            out.routed = [part._replace(data=ray.put(part.data)) for part in out.routed]
+        return out
 
     def drop(self, job_id: str) -> int:
         return hosting.drop(job_id)
@@ -58,7 +84,8 @@ class InstanceHost:
 class ServiceActor:
     """Hosts one service; Ray runs its calls one at a time."""
 
-    def __init__(self, spec: ServiceSpec):
+    def __init__(self, packed: ServiceSpec | bytes):
+        spec: ServiceSpec = unpack(packed)
         self.name = spec.name
         self.service = spec.instantiate()
         call_hook(self.service, "setup")
@@ -116,11 +143,6 @@ class RaySession(Session):
 
     def start(self, job: JobSpec) -> None:
         self.names = {s.id: s.name for s in job.plan.stages}
-        for spec in job.services:
-            self.service_actors[spec.name] = ServiceActor.options(  # type: ignore[attr-defined]
-                name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
-            ).remote(spec)
-        services = RayServiceClient(self.service_actors)
         count = self.options.hosts or max(s.parallelism for s in job.plan.stages)
         self.placement = hosting.place(job, count)
         by_host: dict[int, list[tuple[int, int]]] = {}
@@ -132,9 +154,19 @@ class RaySession(Session):
                     name=f"sage:{job.name}:host{h}[{self._hosted(by_host.get(h, []))}]:{self.job_id}",
                     max_concurrency=max(1, len(by_host.get(h, []))) + 1,
                     num_cpus=0,
+                    scheduling_strategy="SPREAD",  # over the nodes of a cluster, not all on one
                 ).remote()
             )
-        ray.get([self.hosts[h].create.remote(self.job_id, job, keys, services) for h, keys in by_host.items()])
+        shipped = ShippedJob(job, self.options.ship_modules, self._missing_on_workers, "ray")
+        for spec in job.services:
+            self.service_actors[spec.name] = ServiceActor.options(  # type: ignore[attr-defined]
+                name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
+            ).remote(shipped.services[spec.name])
+        services = RayServiceClient(self.service_actors)
+        ray.get([self.hosts[h].create.remote(self.job_id, shipped.job, keys, services) for h, keys in by_host.items()])
+
+    def _missing_on_workers(self, names: set[str]) -> list[str]:
+        return ray.get(self.hosts[0].missing.remote(sorted(names)))
 
     def _hosted(self, keys: list[tuple[int, int]]) -> str:
         """The operators an actor hosts, as its name shows them: ``map_1#0,sink_2#0``."""
@@ -142,8 +174,14 @@ class RaySession(Session):
 
     def submit(self, stage: int, index: int, method: str, args: tuple) -> Any:
         call = self.hosts[self.placement[(stage, index)]].call
+        parts: list[Any] = []
+        if method == "process":  # refs as top-level arguments: Ray fetches them for the actor
+            batches = args[0]
+            args, parts = ([input_index for input_index, _ in batches],), [ref for _, ref in batches]
         # named after the operators, as the Ray dashboard and `ray list tasks` show it
-        return call.options(name=f"{self.names[stage]}#{index}.{method}").remote(self.job_id, stage, index, method, args)
+        return call.options(name=f"{self.names[stage]}#{index}.{method}").remote(
+            self.job_id, stage, index, method, args, *parts
+        )
 
     def wait(self, handles: list[Any], timeout: float | None) -> list[tuple[Any, CallOutput | BaseException]]:
         ready, _ = ray.wait(handles, num_returns=1, timeout=timeout)
@@ -156,6 +194,9 @@ class RaySession(Session):
             except ray.exceptions.RayError as exc:
                 out.append((ref, exc))
         return out
+
+    def fetch(self, data: Any) -> list:
+        return ray.get(data)
 
     def close(self) -> None:
         try:
