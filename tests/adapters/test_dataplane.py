@@ -8,6 +8,8 @@ import time
 from collections import defaultdict
 
 from sage_core import LocalEnvironment
+from sage_core.runtime.driver import Driver
+from sage_core.runtime.instance import CallOutput
 from sage_core.testing import wait_for
 from tests import pipelines as p
 from tests.conftest import selected_backends
@@ -27,7 +29,7 @@ def shuffle(n: int, size: int, keys: int = 5) -> LocalEnvironment:
     return env
 
 
-def test_records_never_reach_the_driver(cluster_backend):
+def test_records_are_never_opened_in_the_driver(cluster_backend):
     p.LOADED_IN_DRIVER[0] = 0
     result = shuffle(600, 20_000).submit(backend=cluster_backend)
     digests = result.collected["digests"]
@@ -35,6 +37,25 @@ def test_records_never_reach_the_driver(cluster_backend):
     assert all(key == seq % 5 and size == 20_000 for key, seq, _, size in digests)
     assert p.LOADED_IN_DRIVER[0] == 0  # not one payload was unpickled in this process
     assert result.metrics["map_2"].records_in == 600
+
+
+def test_large_parts_move_worker_to_worker(cluster_backend, monkeypatch):
+    """Shuffled parts of 4 or more 300 KB records (over 1 MiB) reach the driver as
+    references only (a part's size decides; the digests after the map are small)."""
+    seen: list[tuple[str, int]] = []
+    complete = Driver._complete
+
+    def spying(self, handle, outcome):
+        if isinstance(outcome, CallOutput) and self.busy[handle][0] == 0:  # the source's stage
+            seen.extend((type(part.data).__name__, part.num_records) for part in outcome.routed)
+        return complete(self, handle, outcome)
+
+    monkeypatch.setattr(Driver, "_complete", spying)
+    result = shuffle(200, 300_000).submit(backend=cluster_backend)
+    assert len(result.collected["digests"]) == 200
+    large = [kind for kind, n in seen if n >= 4]
+    assert large, seen  # the shuffle made parts of several records
+    assert not any(kind in ("list", "InlinePart") for kind in large), seen
 
 
 def test_order_per_key_is_kept_across_the_shuffle(cluster_backend):

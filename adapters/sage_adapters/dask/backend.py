@@ -1,29 +1,31 @@
 """The Dask backend: pinned tasks over worker-resident stage instances, actors for services.
 
-Data plane: a call keeps its output parts on its worker, and one small task per possible
-(route, target), pinned to that worker and run right after the call, turns each part into
-its own future. The next call takes those futures as arguments, so Dask moves each part
-worker to worker; the driver holds futures and counts only.
+Data plane: a call returns its small output parts inline, as bytes the driver hands on
+unopened, and keeps each large one (over 1 MiB pickled) on its worker. A large part for an
+instance on the same worker is taken there by the next call; one for another worker
+becomes its own future through a small task pinned to the producer (ahead of its queued
+calls), and the next call takes that future as an argument, so Dask moves the part worker
+to worker. The driver holds futures, tokens and counts, never records.
 """
 
 from __future__ import annotations
 
 import atexit
+import queue
 import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from distributed import Client, LocalCluster, wait
+from distributed import Client, LocalCluster
 from pydantic import Field
 
 from sage_adapters import hosting
 from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
 from sage_core.errors import WorkerLostError
-from sage_core.runtime import plan
 from sage_core.runtime.backend import Backend, JobSpec, Session
-from sage_core.runtime.instance import CallOutput
+from sage_core.runtime.instance import CallOutput, Part
 from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
 
 
@@ -133,8 +135,10 @@ class DaskSession(Session):
         self.names: dict[int, str] = {}
         self.service_actors: dict[str, Any] = {}
         self.service_futures: list[Any] = []
-        self.outlets: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        self.picks: dict[Any, dict[tuple[int, int], Any]] = {}  # call key -> (route, target) -> future
+        self.route_targets: dict[int, list[int]] = {}  # stage -> target stage of each route
+        self.calls: dict[Any, tuple[str, str, int]] = {}  # call key -> (call id, worker, stage)
+        self._done: queue.Queue = queue.Queue()  # calls that ended, put there by their done callback
+        self._early: list[Any] = []  # ended calls nobody has waited for yet
         self._checked_workers = time.monotonic()
 
     def start(self, job: JobSpec) -> None:
@@ -160,7 +164,7 @@ class DaskSession(Session):
         services = DaskServiceClient(self.service_actors)
         self.placement = hosting.place(job, len(self.hosts))
         self.names = {s.id: s.name for s in job.plan.stages}
-        self.outlets = _outlets(job)
+        self.route_targets = {s.id: [r.target for r in s.routes] for s in job.plan.stages}
         by_host: dict[int, list[tuple[int, int]]] = {}
         for key, host in self.placement.items():
             by_host.setdefault(host, []).append(key)
@@ -188,33 +192,24 @@ class DaskSession(Session):
         host = self.hosts[self.placement[(stage, index)]]
         call_id = uuid.uuid4().hex[:12]
         name = f"{self.names[stage]}#{index}.{method}"
-        pinned = {"workers": [host], "allow_other_workers": False, "pure": False}
         future = self.client.submit(
             hosting.call_keeping_parts, self.job_id, call_id, stage, index, method, args,
-            key=f"{name}-{call_id}", **pinned,
+            key=f"{name}-{call_id}", workers=[host], allow_other_workers=False, pure=False,
         )
-        if method in _EMITTING:  # each part its own future, on this worker, right after the call
-            self.picks[future.key] = {
-                (route, target): self.client.submit(
-                    hosting.take_part, self.job_id, call_id, route, target, future,
-                    key=f"{name}.part{route}-{target}-{call_id}", **pinned,
-                )
-                for route, target in self.outlets[(stage, index)]
-            }
+        future.add_done_callback(self._done.put)
+        self.calls[future.key] = (call_id, host, stage)
         return future
 
     def wait(
         self, handles: list[Any], timeout: float | None
     ) -> list[tuple[Any, CallOutput | BaseException]]:
-        try:
-            with self.client.as_current():
-                done, _ = wait(handles, timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+        done = self._finished(set(handles), timeout)
+        if not done:
             self._check_workers()
             return []
         out = []
         for f in done:
-            picks = self.picks.pop(f.key, {})  # parts not listed by the call were empty: released here
+            call_id, host, stage = self.calls.pop(f.key)
             if f.status == "error":
                 out.append((f, f.exception()))
                 continue
@@ -225,11 +220,53 @@ class DaskSession(Session):
                 self._check_workers()
                 raise
             if isinstance(outcome, CallOutput):
-                outcome.routed = [part._replace(data=picks[(part.route, part.target)]) for part in outcome.routed]
+                outcome.routed = [self._part(part, call_id, host, stage) for part in outcome.routed]
             out.append((f, outcome))
         return out
 
+    def _finished(self, handles: set, timeout: float | None) -> list[Any]:
+        """Calls among ``handles`` that have ended, waiting up to ``timeout`` for the first.
+        Each call reports itself through its done callback: no polling of the scheduler."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            while True:  # everything reported so far
+                try:
+                    self._early.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            done = [f for f in self._early if f in handles]
+            if done:
+                self._early = [f for f in self._early if f not in handles]
+                return done
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return []
+            try:
+                self._early.append(self._done.get(timeout=left))
+            except queue.Empty:
+                return []
+
+    def _part(self, part: Part, call_id: str, host: str, stage: int) -> Part:
+        """What the driver queues for a part: small ones as they came (inline); a large one
+        kept on ``host`` as a token when its target lives there too, else as a future made
+        by a small task on ``host`` (ahead of that worker's queued calls), which the next call
+        takes as an argument so that Dask sends it worker to worker."""
+        if part.data is not None:
+            return part
+        kept = hosting.KeptPart(self.job_id, call_id, part.route, part.target, host)
+        if self.hosts[self.placement[(self.route_targets[stage][part.route], part.target)]] == host:
+            return part._replace(data=kept)
+        future = self.client.submit(
+            hosting.take_part, *kept[:4], workers=[host], allow_other_workers=False, pure=False,
+            priority=1, key=f"part-{call_id}-{part.route}-{part.target}",
+        )
+        return part._replace(data=future)
+
     def fetch(self, data: Any) -> list:
+        if isinstance(data, hosting.InlinePart):
+            return data.records()
+        if isinstance(data, hosting.KeptPart):
+            data = self.client.submit(hosting.take_part, *data[:4], workers=[data.host], pure=False)
         return data.result(timeout=60.0)
 
     def _check_workers(self) -> None:
@@ -266,28 +303,11 @@ class DaskSession(Session):
                 for actor in self.service_actors.values():
                     actor.hook("stop").result(timeout=30)
         finally:
-            self.picks.clear()
+            self.calls.clear()
             self.service_actors.clear()
             self.service_futures.clear()
             if self.options.address:
                 self.client.close()
-
-
-_EMITTING = ("pull", "process", "finish")  # calls whose output goes downstream
-
-
-def _outlets(job: JobSpec) -> dict[tuple[int, int], list[tuple[int, int]]]:
-    """Every (route, target instance) a call of each instance may send records to."""
-    targets = {s.id: s.parallelism for s in job.plan.stages}
-    return {
-        (s.id, i): [
-            (ri, t)
-            for ri, route in enumerate(s.routes)
-            for t in ([i] if route.partition == plan.FORWARD else range(targets[route.target]))
-        ]
-        for s in job.plan.stages
-        for i in range(s.parallelism)
-    }
 
 
 class DaskBackend(Backend):
