@@ -60,8 +60,8 @@ class UnreadableCheckpoint(CheckpointError):
 def encode(state: dict[str, Any]) -> bytes:
     """``MAGIC | sha256(payload) | payload`` with ``payload = pickle(state)``.
 
-    >>> decode("job/1", encode({"id": 1}))
-    {'id': 1}
+    >>> decode("job/1", encode({"id": 1, "fingerprint": "ab12"}))
+    {'id': 1, 'fingerprint': 'ab12'}
     """
     payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     return MAGIC + hashlib.sha256(payload).digest() + payload
@@ -70,11 +70,12 @@ def encode(state: dict[str, Any]) -> bytes:
 def decode(key: str, data: bytes | None) -> dict[str, Any]:
     """The state in checkpoint ``key``; raises :class:`UnreadableCheckpoint` saying why not.
 
-    >>> blob = bytearray(encode({"id": 1})); blob[-3] ^= 1
-    >>> decode("job/1", bytes(blob))
-    Traceback (most recent call last):
-    ...
-    sage_core.checkpoint.UnreadableCheckpoint: checkpoint 'job/1' is damaged: its payload does not match its SHA-256 checksum
+    >>> blob = bytearray(encode({"id": 1, "fingerprint": "ab12"})); blob[-3] ^= 1
+    >>> try:
+    ...     decode("job/1", bytes(blob))
+    ... except UnreadableCheckpoint as exc:
+    ...     print(exc)
+    checkpoint 'job/1' is damaged: its payload does not match its SHA-256 checksum
     """
     if data is None:
         msg = f"checkpoint {key!r} vanished while being read"
