@@ -11,6 +11,7 @@ import ray
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_adapters.lifetime import reap_new_children
 from sage_core.errors import ServiceError
 from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
 from sage_core.runtime.instance import CallOutput
@@ -37,7 +38,8 @@ def ensure_ray(options: RayOptions) -> None:
             kwargs["address"] = options.address
         elif options.num_cpus:
             kwargs["num_cpus"] = options.num_cpus
-        ray.init(**kwargs)
+        with reap_new_children():  # a local Ray started here ends with this process
+            ray.init(**kwargs)
 
 
 @ray.remote
