@@ -78,7 +78,10 @@ class WriterLock:
             f.close()
 
     def __del__(self) -> None:
-        self.release()
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the modules may be gone; the OS frees the lock
+            pass
 
 
 @dataclass(frozen=True)
