@@ -38,7 +38,8 @@ from contextlib import contextmanager
 __all__ = ["children", "is_running", "reap_new_children", "tethered", "watch_parent"]
 
 DEFAULT_GRACE = 5.0
-_POLL = 0.2
+_POLL = 0.2  # how often a tethered process checks its parent (one getppid call)
+_FOLLOW = 1.0  # how often the reaper re-reads the process tree it follows
 
 
 def tethered(argv: Sequence[str], *, grace: float = DEFAULT_GRACE) -> list[str]:
@@ -140,7 +141,9 @@ def _reap(parent: int, roots: list[int], grace: float) -> None:
             stat = _stat(pid)
             if stat is not None and followed.setdefault(pid, stat[1]) == stat[1]:
                 todo.extend(children(pid))
-        time.sleep(_POLL)
+        deadline = time.monotonic() + _FOLLOW
+        while os.getppid() == parent and time.monotonic() < deadline:
+            time.sleep(_POLL)
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
         live = [p for p, started in followed.items() if (_stat(p) or (0, ""))[1] == started]
         for pid in live:
