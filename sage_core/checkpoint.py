@@ -12,7 +12,11 @@ so a resumed job returns each exactly once. Other sinks see the records after th
 checkpoint again (at-least-once), unless they save their own position in ``snapshot()`` and
 roll back to it in ``restore()`` (exactly-once, see :class:`sage_core.sinks.JsonlSink`).
 
-Checkpoints are pickled: load only checkpoints your own jobs wrote.
+Checkpoints are pickled: load only checkpoints your own jobs wrote. Each carries a
+SHA-256 of its payload, checked before unpickling, so a damaged file is never loaded. When the
+newest checkpoint cannot be read (damaged, cut short, not a checkpoint), the job warns with its
+key and resumes from the newest one that can (``keep=2`` holds one spare); only when none can
+be read does it stop with a :class:`CheckpointError`.
 
 Example::
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import time
+import warnings
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,11 +43,64 @@ from sage_core.storage import Storage, storage_from
 __all__ = ["CheckpointConfig", "CheckpointError", "Checkpoints"]
 
 MAGIC_PREFIX = b"SAGE-CHECKPOINT-"
-MAGIC = MAGIC_PREFIX + b"2\n"  # 2: operator counters with filtered, retries and latency
+# 3: a SHA-256 of the payload follows the magic line; 2 (no checksum) is still read.
+MAGIC = MAGIC_PREFIX + b"3\n"
+MAGIC_V2 = MAGIC_PREFIX + b"2\n"
+DIGEST_SIZE = hashlib.sha256().digest_size
 
 
 class CheckpointError(SageError):
     """A checkpoint cannot be written, read or applied to this job."""
+
+
+class UnreadableCheckpoint(CheckpointError):
+    """One stored checkpoint is damaged or not a checkpoint; an older one may still serve."""
+
+
+def encode(state: dict[str, Any]) -> bytes:
+    """``MAGIC | sha256(payload) | payload`` with ``payload = pickle(state)``.
+
+    >>> decode("job/1", encode({"id": 1, "fingerprint": "ab12"}))
+    {'id': 1, 'fingerprint': 'ab12'}
+    """
+    payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def decode(key: str, data: bytes | None) -> dict[str, Any]:
+    """The state in checkpoint ``key``; raises :class:`UnreadableCheckpoint` saying why not.
+
+    >>> blob = bytearray(encode({"id": 1, "fingerprint": "ab12"})); blob[-3] ^= 1
+    >>> try:
+    ...     decode("job/1", bytes(blob))
+    ... except UnreadableCheckpoint as exc:
+    ...     print(exc)
+    checkpoint 'job/1' is damaged: its payload does not match its SHA-256 checksum
+    """
+    if data is None:
+        msg = f"checkpoint {key!r} vanished while being read"
+        raise UnreadableCheckpoint(msg)
+    if data.startswith(MAGIC):
+        digest = data[len(MAGIC) : len(MAGIC) + DIGEST_SIZE]
+        payload = data[len(MAGIC) + DIGEST_SIZE :]
+        if hashlib.sha256(payload).digest() != digest:
+            msg = f"checkpoint {key!r} is damaged: its payload does not match its SHA-256 checksum"
+            raise UnreadableCheckpoint(msg)
+    elif data.startswith(MAGIC_V2):
+        payload = data[len(MAGIC_V2) :]
+    else:
+        what = "an older SAGE checkpoint format" if data.startswith(MAGIC_PREFIX) else "not a SAGE checkpoint"
+        msg = f"checkpoint {key!r} is {what}"
+        raise UnreadableCheckpoint(msg)
+    try:
+        state = pickle.loads(payload)
+    except Exception as exc:
+        msg = f"checkpoint {key!r} cannot be unpickled ({type(exc).__name__}: {exc})"
+        raise UnreadableCheckpoint(msg) from exc
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        msg = f"checkpoint {key!r} holds no SAGE job state"
+        raise UnreadableCheckpoint(msg)
+    return state
 
 
 class CheckpointConfig(BaseModel):
@@ -98,25 +156,34 @@ class Checkpoints:
         keys = self._keys()
         if not keys:
             return None
-        key = keys[-1]
-        data = self.storage.get(key)
-        if data is None or not data.startswith(MAGIC):
-            what = "an older SAGE checkpoint format" if data and data.startswith(MAGIC_PREFIX) else "not a SAGE checkpoint"
-            msg = f"checkpoint {key!r} in {self.storage!r} is {what}; delete it (or resume=False) to start afresh"
-            raise CheckpointError(msg)
-        try:
-            state = pickle.loads(data[len(MAGIC) :])
-        except Exception as exc:
-            msg = f"checkpoint {key!r} in {self.storage!r} cannot be read ({exc}); delete it to start afresh"
-            raise CheckpointError(msg) from exc
-        if state["fingerprint"] != self.fingerprint:
-            msg = (
-                f"checkpoint {key!r} in {self.storage!r} was taken by a different pipeline named {self.job!r} "
-                "(operators, parallelism or edges changed); delete it, rename the job, or pass resume=False"
-            )
-            raise CheckpointError(msg)
-        self.last_id = state["id"]
-        return state
+        bad: list[str] = []
+        for key in reversed(keys):
+            try:
+                state = decode(key, self.storage.get(key))
+            except UnreadableCheckpoint as exc:
+                bad.append(str(exc))
+                continue
+            if state["fingerprint"] != self.fingerprint:
+                msg = (
+                    f"checkpoint {key!r} in {self.storage!r} was taken by a different pipeline named {self.job!r} "
+                    "(operators, parallelism or edges changed); delete it, rename the job, or pass resume=False"
+                )
+                raise CheckpointError(msg)
+            if bad:
+                warnings.warn(
+                    f"job {self.job!r}: skipped unreadable checkpoint(s) in {self.storage!r}: "
+                    f"{'; '.join(bad)}. Resuming from the older checkpoint {key!r}; the job's next "
+                    "checkpoints overwrite the damaged ones.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self.last_id = state["id"]
+            return state
+        msg = (
+            f"job {self.job!r}: no checkpoint in {self.storage!r} can be read: {'; '.join(bad)}. "
+            "Delete them (or pass resume=False) to start afresh"
+        )
+        raise CheckpointError(msg)
 
     def due(self) -> bool:
         return time.monotonic() >= self.next_due
@@ -131,7 +198,7 @@ class Checkpoints:
             "instances": instances,
         }
         try:
-            blob = MAGIC + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+            blob = encode(state)
         except Exception as exc:
             msg = f"job {self.job!r}: the collected records or dead letters cannot be saved in a checkpoint: {exc}"
             raise CheckpointError(msg) from exc

@@ -31,10 +31,10 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def prefect_server():
-    """A temporary Prefect API server and database for the whole session."""
-    from prefect.testing.utilities import prefect_test_harness
+    """A temporary Prefect API server and database for the whole session (it dies with pytest)."""
+    from sage_adapters.prefect.server import temporary_server
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_server(timeout=120):
         yield
 
 

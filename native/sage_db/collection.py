@@ -13,6 +13,7 @@ import os
 import struct
 import threading
 import warnings
+import weakref
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ SNAPSHOT_NAME = "snapshot.sdb"
 DEFAULT_CHECKPOINT_RECORDS = {"flat": 0, "hnsw": 5_000, "ivf": 5_000}
 # ... or once the log passes this many bytes.
 DEFAULT_CHECKPOINT_BYTES = 256 << 20
+# The largest k (or hybrid candidates) accepted; larger values are refused as mistakes. Any
+# accepted k is capped at the number of live records before buffers are allocated.
+MAX_K = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -142,7 +146,11 @@ class Collection:
         checkpoint_bytes: int | None = None,
         checkpoint_records: int | None = None,
     ) -> None:
-        self._db = db
+        # The database is referred to weakly (it refers to its collections): dropping the last
+        # handle frees both at once. The writer lock is held by each collection as well, so a
+        # collection that outlives its database handle still writes under the lock.
+        self._db: Any = (lambda: db) if db is None or db.path is None else weakref.ref(db)
+        self._writer_lock = getattr(db, "_lock_file", None)
         self.name = name
         self._config = config
         self._dir = directory
@@ -370,10 +378,13 @@ class Collection:
             if missing:
                 msg = f"upsert into {self.name!r} must give every vector field; missing {missing}"
                 raise ValueError(msg)
+            for f, _ in self._fields:
+                _check_real(vectors[f], f"vectors[{f!r}] for {self.name!r}")
             return [vectors[f] for f, _ in self._fields]
         if len(self._fields) != 1:
             msg = f"collection {self.name!r} has fields {self.fields}: pass vectors as a dict by field"
             raise ValueError(msg)
+        _check_real(vectors, f"vectors for {self.name!r}")
         return [vectors]
 
     def upsert(
@@ -565,6 +576,7 @@ class Collection:
         with one filter evaluates it once)."""
         if where is None:
             return None
+        _check_where(where)
         core = self._core
         key = (repr(where), core.lsn, core.layout_version)
         cached = self._sel_cache
@@ -668,9 +680,12 @@ class Collection:
         it (k hits whenever k records match). A dict query ``{"text": q1, "image": q2}``
         searches several vector fields together, scored by ``sum(weights[f] * sim_f)``.
         """
-        if type(k) is not int or k <= 0:
+        if type(k) is not int or k <= 0 or k > MAX_K:
             _check_k(k)
-        if type(query) is not np.ndarray and isinstance(query, Mapping):
+        if type(query) is np.ndarray:
+            if query.dtype.kind == "c":
+                _check_real(query, "query")
+        elif isinstance(query, Mapping):
             return self._search_multi(
                 query, k, where=where, weights=weights, ef_search=ef_search, include=include
             )
@@ -682,6 +697,7 @@ class Collection:
         with self._lock:
             q = self._core.prepare_queries(fname, query)
             sel = None if where is None else self._selection(where)
+            k = _capped(k, self._core)
             ids, scores, counts, slots = self._dense(fname, q, k, sel, ef_search)
             if not include:
                 hits = [Hits(ids[i], scores[i, : len(ids[i])]) for i in range(len(ids))]
@@ -703,8 +719,9 @@ class Collection:
         if not query:
             msg = "a dict query needs at least one field"
             raise ValueError(msg)
-        for f in query:
+        for f, q in query.items():
             self._field_name(f)
+            _check_real(q, f"query[{f!r}]")
         w = (
             {f: 1.0 for f in query}
             if weights is None
@@ -727,7 +744,8 @@ class Collection:
             core = self._core
             sel = self._selection(where)
             prepared = {f: core.prepare_queries(f, a) for f, a in arrays.items()}
-            n_cand = max(4 * k, 40)
+            k = _capped(k, core)
+            n_cand = _capped(max(4 * k, 40), core)
             per_field = {
                 f: self._dense(f, prepared[f], n_cand, sel, ef_search)[3] for f in prepared
             }
@@ -762,7 +780,7 @@ class Collection:
             raise TypeError(msg)
         with self._lock:
             sel = self._selection(where)
-            slots, scores = self._core.bm25_search(text, k, sel)
+            slots, scores = self._core.bm25_search(text, _capped(k, self._core), sel)
             return self._hits(self._core.ids_of(slots), scores, slots, include)
 
     def hybrid(
@@ -789,10 +807,14 @@ class Collection:
         if not 0.0 <= alpha <= 1.0:
             msg = f"alpha must lie in [0, 1], got {alpha}"
             raise ValueError(msg)
-        n_cand = candidates or max(5 * k, 50)
+        if candidates is not None:
+            _check_k(candidates, "candidates")
+        _check_real(query, "query")
         fname = self._field_name(field)
         with self._lock:
             core = self._core
+            k = _capped(k, core)
+            n_cand = _capped(candidates or max(5 * k, 50), core)
             q = core.prepare_queries(fname, query)
             if len(q) != 1:
                 msg = "hybrid takes one query vector"
@@ -811,14 +833,23 @@ class Collection:
 
     # -- pickling ---------------------------------------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
-        if self._db is None:
-            msg = "this collection has no database handle to pickle"
-            raise TypeError(msg)
-        return (_restore_collection, (self._db, self.name))
+        db = self._db()
+        if db is not None:
+            return (_restore_collection, (db, self.name))
+        if self._dir is not None:  # the handle was dropped: reopen read-only by path
+            return (_reopen_collection, (os.path.dirname(os.path.dirname(self._dir)), self.name))
+        msg = "this collection has no database handle to pickle"
+        raise TypeError(msg)
 
 
 def _restore_collection(db: SageDB, name: str) -> Collection:
     return db.collection(name)
+
+
+def _reopen_collection(path: str, name: str) -> Collection:
+    from sage_db.database import SageDB
+
+    return SageDB.open(path, mode="r").collection(name)
 
 
 def _id_list(ids: Any) -> list[str]:
@@ -828,7 +859,39 @@ def _id_list(ids: Any) -> list[str]:
     return list(ids)
 
 
-def _check_k(k: int) -> None:
+def _check_k(k: int, name: str = "k") -> None:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
-        msg = f"k must be a positive int, got {k!r}"
+        msg = f"{name} must be a positive int, got {k!r}"
         raise ValueError(msg)
+    if k > MAX_K:
+        msg = (
+            f"{name}={k} is beyond any collection sage_db can hold (at most {MAX_K:,}); ask for "
+            f"the number of results you will read (a {name} above the number of records returns "
+            "them all)"
+        )
+        raise ValueError(msg)
+
+
+def _capped(k: int, core: Any) -> int:
+    """``k`` limited to the live records: buffers are sized by this, never by the caller's k."""
+    return max(1, min(int(k), int(core.count)))
+
+
+def _check_where(where: Any) -> None:
+    if where is not None and not isinstance(where, Mapping):
+        msg = (
+            f"where must be a dict filter, not the {type(where).__name__} {where!r}; write it as "
+            """{"n": 1}, {"n": {"$gte": 1}} or {"$or": [{"lang": "en"}, {"lang": "de"}]} """
+            "(operators in docs/sage_db.md)"
+        )
+        raise TypeError(msg)
+
+
+def _check_real(array: Any, what: str) -> None:
+    """Complex arrays would be cast to float32 with their imaginary part dropped."""
+    if isinstance(array, np.ndarray) and array.dtype.kind == "c":
+        msg = (
+            f"{what} has complex dtype {array.dtype}; sage_db stores real vectors only: pass "
+            "array.real, np.abs(array) or both parts side by side (np.hstack([a.real, a.imag]))"
+        )
+        raise TypeError(msg)

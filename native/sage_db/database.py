@@ -21,13 +21,67 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sage_db._errors import ReadOnlyError, SageDBError, SageDBLockedError
+from sage_db._errors import ReadOnlyError, SageDBCorruptionError, SageDBError, SageDBLockedError
 from sage_db.collection import SNAPSHOT_NAME, WAL_NAME, Collection, make_config, read_header
 
 PICKLE_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _BUNDLE_MAGIC = b"SAGEDBB\0"
 MODES = ("w", "r")
+
+
+class WriterLock:
+    """The writer's ``flock`` on ``<path>/LOCK``, held while this object lives.
+
+    The database handle and each of its collections hold it, and collections refer to their
+    database only weakly, so dropping every handle (``del db``) releases the lock at once
+    without waiting for the garbage collector, and the same process can reopen the database.
+
+    >>> import tempfile
+    >>> lock = WriterLock.take(tempfile.mkdtemp())
+    >>> lock.release()
+    """
+
+    def __init__(self, path: str, file: Any) -> None:
+        self.path = path
+        self._file = file
+
+    @classmethod
+    def take(cls, root: str) -> WriterLock:
+        lock_path = os.path.join(root, "LOCK")
+        f = open(lock_path, "a+")  # noqa: SIM115 - held for the lock's lifetime
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            msg = (
+                f"database {root} is already open for writing (pid {holder}); there is one "
+                "writer per database: open this handle with mode='r', or close the writer first"
+            )
+            raise SageDBLockedError(msg) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        return cls(lock_path, f)
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            f.close()
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the modules may be gone; the OS frees the lock
+            pass
 
 
 @dataclass(frozen=True)
@@ -68,7 +122,7 @@ class SageDB:
         self._mode = mode
         self._dim = dim
         self._sync = sync
-        self._lock_file: Any = None
+        self._lock_file: WriterLock | None = None
         self._collections: dict[str, Collection] = {}
         self._repair = False
 
@@ -127,11 +181,11 @@ class SageDB:
             os.makedirs(os.path.join(root, "collections"), exist_ok=True)
             db._acquire_lock()
         if os.path.exists(manifest):
-            with open(manifest, encoding="utf-8") as f:
-                info = json.load(f)
-            if info.get("format") != "sage_db" or info.get("version") != 1:
-                msg = f"{manifest}: not a sage_db version 1 manifest"
-                raise SageDBError(msg)
+            try:
+                info = _read_manifest(manifest)
+            except SageDBError:
+                db.close()
+                raise
             stored = info.get("dim")
             if dim is not None and stored is not None and stored != dim:
                 db.close()
@@ -141,6 +195,22 @@ class SageDB:
         else:
             db._write_manifest()
         return db
+
+    @staticmethod
+    def check_lock(path: str | os.PathLike[str]) -> None:
+        """Raises `SageDBLockedError` (naming the holder's pid) if a writer holds ``path``.
+
+        For a job that will open the writer only after expensive work: call this first so that
+        a held lock is reported before the work, not after it. Does nothing when no database
+        exists at ``path`` yet. The lock is taken and released at once, so a writer that opens
+        between this check and the job's own open is still reported then.
+
+        >>> import tempfile
+        >>> SageDB.check_lock(tempfile.mkdtemp())
+        """
+        root = os.path.abspath(os.fspath(path))
+        if os.path.exists(os.path.join(root, "LOCK")):
+            WriterLock.take(root).release()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SageDB:
@@ -193,24 +263,7 @@ class SageDB:
 
     def _acquire_lock(self) -> None:
         assert self._path is not None
-        lock_path = os.path.join(self._path, "LOCK")
-        f = open(lock_path, "a+")  # noqa: SIM115 - held for the handle's lifetime
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
-            msg = (
-                f"database {self._path} is already open for writing (pid {holder}); there is one "
-                "writer per database: open this handle with mode='r', or close the writer first"
-            )
-            raise SageDBLockedError(msg) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self._lock_file = f
+        self._lock_file = WriterLock.take(self._path)
 
     def _write_manifest(self) -> None:
         assert self._path is not None
@@ -360,8 +413,7 @@ class SageDB:
             c._close(checkpoint)
         self._collections.clear()
         if self._lock_file is not None:
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-            self._lock_file.close()
+            self._lock_file.release()
             self._lock_file = None
         self._mode = "closed"
 
@@ -398,6 +450,25 @@ def _restore(state: dict[str, Any]) -> SageDB:
     if state["kind"] == "bytes":
         return SageDB.from_bytes(state["data"])
     return SageDB.open(state["path"], mode=state["mode"])
+
+
+def _read_manifest(manifest: str) -> dict[str, Any]:
+    """The parsed ``SAGEDB`` manifest; `SageDBCorruptionError` naming the file if unreadable."""
+    fix = (
+        "The collections under collections/ are separate files and are not affected: restore "
+        "the manifest from a backup, or rewrite it as "
+        '{"format": "sage_db", "version": 1, "dim": <the dimension, or null>}'
+    )
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            info = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"sage_db manifest {manifest} is damaged ({exc}). {fix}"
+        raise SageDBCorruptionError(msg) from None
+    if not isinstance(info, dict) or info.get("format") != "sage_db" or info.get("version") != 1:
+        msg = f"{manifest} is not a sage_db version 1 manifest (it holds {info!r:.80}). {fix}"
+        raise SageDBCorruptionError(msg)
+    return info
 
 
 def _stored_config(directory: str) -> dict[str, Any]:

@@ -179,7 +179,10 @@ class KnowledgeBase:
         "chunks_written"}`` while the job runs. Files that fail are listed in
         ``report.failed`` (the job's dead letters) and retried by the next sync.
         """
+        from sage_db import SageDB
+
         start = time.perf_counter()
+        SageDB.check_lock(self.db_path)  # a held index is reported before any document is embedded
         manifest = self.manifest()
         scanner = FolderScanner(self.folder, self.patterns, {d: e["sha256"] for d, e in manifest.items()})
         events = scanner.changes()

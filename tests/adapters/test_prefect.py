@@ -117,3 +117,24 @@ def test_flow_becomes_a_deployment_and_is_served(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def _prefect_cli(*args: str) -> str:
+    """Prefect's own CLI against the server of this test session."""
+    prefect = Path(sys.executable).with_name("prefect")
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "250"}
+    done = subprocess.run([str(prefect), *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_prefect_cli_lists_sage_flows_runs_and_deployments():
+    env = LocalEnvironment("cli-listed")
+    env.from_batch(range(10)).map(p.times_two).collect("out")
+    result = env.submit(backend="prefect")
+    numbers_pipeline.to_deployment(name="cli-listed-deployment").apply()
+    with get_client(sync_client=True) as client:
+        run_name = client.read_flow_run(result.details["flow_run_id"]).name
+    assert "cli-listed" in _prefect_cli("flow", "ls")
+    assert run_name in _prefect_cli("flow-run", "ls", "--limit", "200")
+    assert "cli-listed-deployment" in _prefect_cli("deployment", "ls")

@@ -91,8 +91,7 @@ def test_bad_upserts_change_nothing(col, kwargs, exc, message):
 def test_bad_upsert_is_not_in_the_log(tmp_path, col):
     with pytest.raises(ValueError):
         col.upsert(["c", "c"], np.zeros((2, 4), np.float32))
-    col._db.close()
-    _unchanged(SageDB.open(tmp_path / "db").collection("c"))
+    _unchanged(SageDB.open(tmp_path / "db", mode="r").collection("c"))  # read back from the log
 
 
 def test_non_contiguous_and_float64_inputs_are_accepted(col):

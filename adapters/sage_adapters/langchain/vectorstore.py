@@ -57,6 +57,17 @@ def _encode_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     return flat or None
 
 
+def _where(filter: Any) -> dict[str, Any] | None:
+    """LangChain's ``filter`` is sage_db's ``where``: a dict, checked here so the error names it."""
+    if filter is not None and not isinstance(filter, dict):
+        msg = (
+            f"filter must be a dict such as {{'topic': 'storage'}} or {{'year': {{'$gte': 2020}}}} "
+            f"(sage_db's where syntax, docs/sage_db.md), not the {type(filter).__name__} {filter!r}"
+        )
+        raise TypeError(msg)
+    return filter or None
+
+
 def _decode_metadata(stored: dict[str, Any] | None) -> dict[str, Any]:
     if not stored:
         return {}
@@ -177,9 +188,10 @@ class SageDBVectorStore(VectorStore):
         self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Nearest documents to a vector, with sage_db scores (cosine/ip similarity, or squared L2)."""
+        where = _where(filter)
         if self._col is None or self._col.count() == 0:
             return []
-        hits = self._col.search(np.asarray(embedding, dtype=np.float32), k, where=filter or None, include=("metadata", "text"), **kwargs)
+        hits = self._col.search(np.asarray(embedding, dtype=np.float32), k, where=where, include=("metadata", "text"), **kwargs)
         return self._docs(hits)
 
     def similarity_search_with_score(
@@ -201,10 +213,11 @@ class SageDBVectorStore(VectorStore):
         self, query: str, k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Dense + BM25 search fused by sage_db (``fusion="rrf"`` or ``"weighted"``, ``alpha=``)."""
+        where = _where(filter)
         if self._col is None or self._col.count() == 0:
             return []
         vec = np.asarray(self.embedding.embed_query(query), dtype=np.float32)
-        hits = self._col.hybrid(vec, query, k, where=filter or None, include=("metadata", "text"), **kwargs)
+        hits = self._col.hybrid(vec, query, k, where=where, include=("metadata", "text"), **kwargs)
         return self._docs(hits)
 
     def hybrid_search(self, query: str, k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any) -> list[Document]:

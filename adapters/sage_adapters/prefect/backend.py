@@ -14,6 +14,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_adapters.prefect.server import ensure_server
 from sage_core.results import JobResult
 from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
 from sage_core.runtime.driver import Driver
@@ -107,6 +108,7 @@ class PrefectBackend(Backend):
         """Run the driver inside a flow run (a subflow when called inside another flow)."""
         if _inside_sage_flow.get() and FlowRunContext.get() is not None:
             return _run_here(driver)
+        ensure_server()  # where Prefect would start its own temporary server (see server.py)
         workers = self.options.max_workers or sum(s.parallelism for s in driver.stages)
         name = self.options.flow_name or driver.job.name
 

@@ -17,6 +17,7 @@ import ray
 from pydantic import Field
 
 from sage_adapters import hosting
+from sage_adapters.lifetime import reap_new_children
 from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
 from sage_core.errors import ServiceError
 from sage_core.runtime.backend import Backend, JobSpec, Session
@@ -45,7 +46,8 @@ def ensure_ray(options: RayOptions) -> None:
         elif options.num_cpus:
             kwargs["num_cpus"] = options.num_cpus
         try:
-            ray.init(**kwargs)
+            with reap_new_children():  # a local Ray started here ends with this process
+                ray.init(**kwargs)
         except ConnectionError as exc:
             if "InvalidAuthToken" not in f"{exc} {exc.__cause__}":
                 raise

@@ -24,6 +24,11 @@ Value to_value(const py::handle& obj, const std::string& where) {
   } else if (py::isinstance<py::str>(obj)) {
     v.type = VType::Str;
     v.s = obj.cast<std::string>();
+  } else if (obj.is_none()) {
+    throw py::type_error(where + ": None is not a metadata value (values must be str, int, float or "
+                         "bool; sage_db stores no nulls). Leave "
+                         "the key out (a record without the key matches only $ne and $nin) or "
+                         "store a sentinel such as \"\" or -1");
   } else {
     // NumPy scalars and other number-likes are accepted through their Python value.
     py::module_ np = py::module_::import("numpy");
@@ -59,7 +64,7 @@ bool fast_meta_row(PyObject* d, MetaRow& row) {
       PyErr_Clear();
       return false;
     }
-    if (v == Py_None) continue;
+    if (v == Py_None) return false;  // refused with its key by the general path
     Value val;
     if (PyBool_Check(v)) {
       val.type = VType::Bool;
@@ -106,7 +111,6 @@ MetaRow to_meta_row(const py::handle& obj, const std::string& where) {
     std::string key = kv.first.cast<std::string>();
     if (key.empty() || key[0] == '$')
       throw py::value_error(where + ": metadata key '" + key + "' may not be empty or start with '$'");
-    if (kv.second.is_none()) continue;
     row.emplace_back(key, to_value(kv.second, where + "['" + key + "']"));
   }
   return row;

@@ -18,7 +18,7 @@ namespace py = pybind11;
 Value to_value(const py::handle& obj, const std::string& where);
 py::object from_value(const Value& v);
 MetaRow to_meta_row(const py::handle& obj, const std::string& where);
-// Fast conversion of a plain dict (exact str keys; exact bool/int/float/str or None values)
+// Fast conversion of a plain dict (exact str keys; exact bool/int/float/str values)
 // through the CPython API. Returns false for anything else: use to_meta_row, which also
 // names the problem.
 bool fast_meta_row(PyObject* dict, MetaRow& row);

@@ -1,0 +1,32 @@
+"""A knowledge base whose index is held by another writer says so before embedding anything."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("langchain_text_splitters", reason="needs the recipes extra")
+
+from sage_db import SageDB, SageDBLockedError  # noqa: E402
+from sage_recipes.knowledge_base import KnowledgeBase  # noqa: E402
+from tests.recipes.kb_helpers import RAY, SAGE_DB, WINDOWS  # noqa: E402
+
+
+def test_sync_on_a_held_index_fails_before_any_work(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in {"ray.md": RAY, "windows.txt": WINDOWS, "sage_db.rst": SAGE_DB}.items():
+        (docs / name).write_text(text)
+    kb = KnowledgeBase(docs, tmp_path / "index")
+    embedded = []
+    monkeypatch.setattr("sage_recipes.knowledge_base.add_document_index", lambda *a, **k: embedded.append(a))
+    holder = SageDB.open(kb.db_path, dim=384)  # another `sage ask` syncing the same index
+    try:
+        start = time.perf_counter()
+        with pytest.raises(SageDBLockedError, match=rf"{kb.db_path} is already open for writing"):
+            kb.sync()
+        assert time.perf_counter() - start < 2.0
+        assert embedded == [], "the sync job was built although the index is held"
+    finally:
+        holder.close()
