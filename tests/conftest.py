@@ -15,6 +15,10 @@ import pytest
 from sage_core.registry import available_backends
 
 
+# A user's project folder that tests copy and run as scripts: nothing in it is a test.
+collect_ignore = ["adapters/user_project"]
+
+
 def pytest_addoption(parser):
     parser.addoption("--backends", default=None, help="comma-separated backends to test (default: all installed)")
 

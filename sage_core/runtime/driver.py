@@ -3,12 +3,13 @@
 It pulls bundles from sources, queues each call's output parts for the target instances,
 and keeps at most one call in flight per instance (so order per instance, and per key, is
 kept). A part is a count and the records, or, on a distributed backend, a reference to
-records that stay on the workers: the driver passes references along and never reads the
-records (only ``collect`` output, dead letters and metrics come back to it). Backpressure: an instance is called only while every
-instance downstream of it has fewer than ``max_pending_bundles`` queued. End of stream: a
-stage finishes when all its upstream stages have finished and it has drained; a stage fed
-by a feedback edge (a loop) finishes when its loop is idle and everything feeding the
-loop from outside has finished.
+records that stay on the workers: the driver passes references along and never opens the
+records (only ``collect`` output, dead letters and metrics come back to it).
+
+Backpressure: an instance is called only while every instance downstream of it has fewer
+than ``max_pending_bundles`` queued. End of stream: a stage finishes when all its upstream
+stages have finished and it has drained; a stage fed by a feedback edge (a loop) finishes
+when its loop is idle and everything feeding the loop from outside has finished.
 """
 
 from __future__ import annotations

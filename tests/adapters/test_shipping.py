@@ -33,7 +33,7 @@ def pytest_generate_tests(metafunc):
 def project(tmp_path) -> Path:
     """The user's folder: a script and the two modules it imports."""
     folder = tmp_path / "project"
-    shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns("conftest.py", "__pycache__"))
+    shutil.copytree(PROJECT, folder, ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 
 

@@ -156,7 +156,7 @@ class RaySession(Session):
                     name=f"sage:{job.name}:host{h}[{self._hosted(by_host.get(h, []))}]:{self.job_id}",
                     max_concurrency=max(1, len(by_host.get(h, []))) + 1,
                     num_cpus=0,
-                    scheduling_strategy="SPREAD",  # over the nodes of a cluster, not all on one
+                    scheduling_strategy="SPREAD",  # ask Ray to spread them over the nodes of a cluster
                 ).remote()
             )
         shipped = ShippedJob(job, self.options.ship_modules, self._missing_on_workers, "ray")
