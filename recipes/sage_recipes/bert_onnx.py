@@ -31,7 +31,7 @@ import numpy as np
 __all__ = ["GRAPH_VERSION", "build_bert_onnx"]
 
 # Bumped whenever the graph built here changes, so that cached conversions are rebuilt.
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 OPSET = 17  # LayerNormalization is a standard op from opset 17
 
 
@@ -63,10 +63,10 @@ class _Graph:
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def op(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
+    def op(self, op_type: str, inputs: list[str], domain: str | None = None, **attrs: Any) -> str:
         self.count += 1
         out = f"{op_type.lower()}_{self.count}"
-        self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attrs))
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], domain=domain, **attrs))
         return out
 
     def linear(self, x: str, w: dict[str, np.ndarray], prefix: str) -> str:
@@ -114,8 +114,38 @@ def _encoder_layer(g: _Graph, x: str, mask_bias: str, w: dict[str, np.ndarray], 
     return g.layer_norm(g.op("Add", [out, attended]), w, f"{p}.output.LayerNorm", eps)
 
 
-def build_bert_onnx(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> Path:
-    """Write the ONNX graph of the BERT model in ``model_dir`` to ``out_path`` (atomically); returns it."""
+def _fused_encoder_layer(g: _Graph, x: str, mask: str, w: dict[str, np.ndarray], i: int, cfg: dict[str, Any]) -> str:
+    """The same layer with ONNX Runtime's fused CPU kernels: ``Attention`` (packed QKV,
+    masked softmax), ``SkipLayerNormalization`` (residual + bias + LayerNorm) and ``BiasGelu``
+    (exact erf GELU)."""
+    eps = float(cfg.get("layer_norm_eps", 1e-12))
+    p = f"encoder.layer.{i}"
+    names = [f"{p}.attention.self.{n}" for n in ("query", "key", "value")]
+    qkv_w = g.const(f"{p}.qkv.weight_t", np.concatenate([w[f"{n}.weight"].T for n in names], axis=1).astype(np.float32))
+    qkv_b = g.const(f"{p}.qkv.bias", np.concatenate([w[f"{n}.bias"] for n in names]).astype(np.float32))
+    context = g.op("Attention", [x, qkv_w, qkv_b, mask], domain="com.microsoft", num_heads=int(cfg["num_attention_heads"]))
+
+    def dense_add_norm(inp: str, residual: str, dense: str, norm: str) -> str:
+        weight = g.const(f"{dense}.weight_t", w[f"{dense}.weight"].T.astype(np.float32))
+        gamma = g.const(f"{norm}.weight", w[f"{norm}.weight"].astype(np.float32))
+        beta = g.const(f"{norm}.bias", w[f"{norm}.bias"].astype(np.float32))
+        bias = g.const(f"{dense}.bias", w[f"{dense}.bias"].astype(np.float32))
+        return g.op("SkipLayerNormalization", [g.op("MatMul", [inp, weight]), residual, gamma, beta, bias], domain="com.microsoft", epsilon=eps)
+
+    attended = dense_add_norm(context, x, f"{p}.attention.output.dense", f"{p}.attention.output.LayerNorm")
+    inner_w = g.const(f"{p}.intermediate.dense.weight_t", w[f"{p}.intermediate.dense.weight"].T.astype(np.float32))
+    inner_b = g.const(f"{p}.intermediate.dense.bias", w[f"{p}.intermediate.dense.bias"].astype(np.float32))
+    gelu = g.op("BiasGelu", [g.op("MatMul", [attended, inner_w]), inner_b], domain="com.microsoft")
+    return dense_add_norm(gelu, attended, f"{p}.output.dense", f"{p}.output.LayerNorm")
+
+
+def build_bert_onnx(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str], *, fused: bool = True) -> Path:
+    """Write the ONNX graph of the BERT model in ``model_dir`` to ``out_path`` (atomically); returns it.
+
+    ``fused=True`` uses ONNX Runtime's fused transformer kernels (``com.microsoft``
+    ``Attention``, ``SkipLayerNormalization``, ``BiasGelu``), which run the encoder faster on
+    a CPU; ``fused=False`` writes standard ONNX operators only (any ONNX runtime).
+    """
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
@@ -147,13 +177,19 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], out_path: str | os.PathLi
 
     # attention mask → additive bias [B, 1, 1, S]: 0 for tokens, a large negative for padding
     mask = g.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    one_f = g.const("one_f", np.array(1.0, dtype=np.float32))
-    neg = g.const("mask_min", np.array(np.finfo(np.float32).min, dtype=np.float32))
-    axes12 = g.const("axes_1_2", np.array([1, 2], dtype=np.int64))
-    mask_bias = g.op("Unsqueeze", [g.op("Mul", [g.op("Sub", [one_f, mask]), neg]), axes12])
+    if not fused:
+        one_f = g.const("one_f", np.array(1.0, dtype=np.float32))
+        neg = g.const("mask_min", np.array(np.finfo(np.float32).min, dtype=np.float32))
+        axes12 = g.const("axes_1_2", np.array([1, 2], dtype=np.int64))
+        mask_bias = g.op("Unsqueeze", [g.op("Mul", [g.op("Sub", [one_f, mask]), neg]), axes12])
 
-    for i in range(int(cfg["num_hidden_layers"])):
-        x = _encoder_layer(g, x, mask_bias, w, i, cfg)
+    if fused:
+        mask32 = g.op("Cast", ["attention_mask"], to=TensorProto.INT32)
+        for i in range(int(cfg["num_hidden_layers"])):
+            x = _fused_encoder_layer(g, x, mask32, w, i, cfg)
+    else:
+        for i in range(int(cfg["num_hidden_layers"])):
+            x = _encoder_layer(g, x, mask_bias, w, i, cfg)
 
     # mean pooling over the tokens under the mask
     axis1 = g.const("axis_1", np.array([1], dtype=np.int64))
@@ -174,10 +210,12 @@ def build_bert_onnx(model_dir: str | os.PathLike[str], out_path: str | os.PathLi
         [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", hidden])],
         g.initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="sage_recipes.bert_onnx")
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("com.microsoft", 1)] if fused else [])
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="sage_recipes.bert_onnx")
     model.ir_version = 8
     model.metadata_props.append(onnx.StringStringEntryProto(key="sage_graph_version", value=str(GRAPH_VERSION)))
-    onnx.checker.check_model(model)
+    if not fused:  # the checker does not know ONNX Runtime's own operators
+        onnx.checker.check_model(model)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")

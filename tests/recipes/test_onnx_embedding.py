@@ -3,6 +3,7 @@ conversion, and a `sage ask` that never imports torch."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ pytest.importorskip("langchain_text_splitters", reason="needs the recipes extra"
 
 from sage_core import LocalEnvironment  # noqa: E402
 from sage_recipes.batching import batch_map  # noqa: E402
+from sage_recipes.bert_onnx import build_bert_onnx  # noqa: E402
 from sage_recipes.documents import load_documents  # noqa: E402
 from sage_recipes.embedding import minilm_path  # noqa: E402
 from sage_recipes.knowledge_base import KnowledgeBase, default_docs_folder  # noqa: E402
@@ -66,6 +68,16 @@ def test_the_converted_model_is_built_once_then_reused(tmp_path):
     encoder = OnnxSentenceEncoder(cache_dir=tmp_path, threads=1)
     assert encoder.dim == 384 and encoder.max_tokens == 256
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+
+
+def test_the_standard_operator_graph_gives_the_same_vectors(tmp_path):
+    """``fused=False`` writes plain ONNX operators (any runtime); it computes the same vectors."""
+    import onnxruntime
+
+    plain = copy.copy(load_onnx_encoder())
+    plain.session = onnxruntime.InferenceSession(str(build_bert_onnx(minilm_path(), tmp_path / "plain.onnx", fused=False)))
+    texts = docs_chunks()[:24] + QUESTIONS
+    assert np.min(np.sum(plain.encode(texts) * load_onnx_encoder().encode(texts), axis=1)) >= 0.9999
 
 
 def test_a_model_folder_without_weights_is_named(tmp_path):
