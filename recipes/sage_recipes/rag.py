@@ -1,7 +1,8 @@
 """A minimal RAG recipe as SAGE pipelines: ingest documents into sage_db, answer questions.
 
-Ingestion: documents → :class:`~sage_recipes.chunking.TextChunker` → embedder (one
-``encode`` per bundle) → :class:`~sage_recipes.retrieval.SageDBWriter`.
+Ingestion: documents → :class:`~sage_recipes.chunking.TextChunker` → embedder (one call
+per bundle; by default :class:`~sage_recipes.onnx_embedding.OnnxEmbedder`, the shipped
+all-MiniLM-L6-v2 without torch) → :class:`~sage_recipes.retrieval.SageDBWriter`.
 Questions: question → embedder → :class:`~sage_recipes.retrieval.SageDBRetriever`
 (hybrid: dense + BM25) → :class:`~sage_recipes.prompting.QAPromptor` → generator (an
 OpenAI-compatible endpoint if configured, else the extractive one).
@@ -28,8 +29,8 @@ from sage_core.datastream import DataStream
 from sage_core.functions import FlatMapFunction
 from sage_recipes.batching import BatchMapFunction, batch_map
 from sage_recipes.chunking import TextChunker
-from sage_recipes.embedding import SentenceTransformerEmbedder
 from sage_recipes.generation import default_generator
+from sage_recipes.onnx_embedding import OnnxEmbedder
 from sage_recipes.prompting import QAPromptor
 from sage_recipes.retrieval import SageDBRetriever, SageDBWriter
 
@@ -56,7 +57,7 @@ def add_embedding(
     chunk_overlap: int = 100,
     chunker: type[FlatMapFunction] = TextChunker,
     chunker_kwargs: dict[str, Any] | None = None,
-    embedder: type[BatchMapFunction] = SentenceTransformerEmbedder,
+    embedder: type[BatchMapFunction] = OnnxEmbedder,
     embedder_kwargs: dict[str, Any] | None = None,
     max_batch: int = 256,
 ) -> DataStream:
@@ -93,7 +94,7 @@ def add_answering(
     where: dict[str, Any] | None = None,
     fusion: str = "rrf",
     alpha: float = 0.5,
-    embedder: type[BatchMapFunction] = SentenceTransformerEmbedder,
+    embedder: type[BatchMapFunction] = OnnxEmbedder,
     embedder_kwargs: dict[str, Any] | None = None,
     generator: type[BatchMapFunction] | None = None,
     generator_kwargs: dict[str, Any] | None = None,
