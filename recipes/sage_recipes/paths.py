@@ -1,10 +1,11 @@
 """Where SAGE keeps per-user data: knowledge-base indexes and converted models.
 
 >>> import os
+>>> before = os.environ.get("SAGE_HOME")
 >>> os.environ["SAGE_HOME"] = "/tmp/sage-home"
 >>> str(sage_home())
 '/tmp/sage-home'
->>> del os.environ["SAGE_HOME"]
+>>> _ = os.environ.pop("SAGE_HOME") if before is None else os.environ.update(SAGE_HOME=before)
 """
 
 from __future__ import annotations
