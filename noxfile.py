@@ -55,12 +55,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Executor, backend, data-plane and ingestion benchmarks: ratios against a baseline measured in the same run."""
+    """Executor, backend, data-plane, ingestion and `sage ask` benchmarks: ratios against a baseline measured in the same run."""
     session.install("-e", f".[{BENCH_EXTRAS}]")
     session.run("python", "benchmarks/bench_local.py")
     session.run("python", "benchmarks/bench_backends.py", *session.posargs)
     session.run("python", "benchmarks/bench_dataplane.py")
     session.run("python", "benchmarks/bench_ingestion.py")
+    session.run("python", "benchmarks/bench_ask.py")
 
 
 @nox.session(name="bench-native")

@@ -11,6 +11,7 @@ work without the recipe extras.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import runpy
@@ -20,19 +21,63 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from sage_core import environment
+from sage_core.errors import BackendUnavailableError
 from sage_core.progress import LiveProgress
 from sage_core.registry import available_backends, get_backend
 from sage_core.results import JobResult
 
-app = typer.Typer(help="SAGE: declarative dataflow for LLM and AI pipelines.", no_args_is_help=True, add_completion=False)
+
+def _flag_help_option(opt):
+    """Show ``--help`` as a flag, without a ``<bool>`` type column."""
+    if opt is not None:
+        opt.metavar = ""
+    return opt
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx):
+        return _flag_help_option(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+
+    def get_help_option(self, ctx):
+        return _flag_help_option(super().get_help_option(ctx))
+
+
+app = typer.Typer(
+    help="SAGE: declarative dataflow for LLM and AI pipelines.", no_args_is_help=True, add_completion=False, cls=_Group
+)
 console = Console()
+err = Console(stderr=True)
+
+
+def flag(default: bool, decls: str, help: str) -> bool:  # noqa: A002 - typer's own keyword
+    """A boolean option shown as a flag (``--json/--no-json``), not as a ``<bool>`` value."""
+    return typer.Option(default, decls, help=help, metavar="")
+
+
+def _fail(command: str, message: str, code: int) -> typer.Exit:
+    """Print ``sage <command>: <message>`` as one line on stderr; returns the exit to raise."""
+    err.print(f"[red]sage {command}: {escape(message)}[/red]", soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
+def _check_backend(command: str, backend: str) -> None:
+    """An unknown or uninstalled backend ends the command with one line and exit code 2."""
+    try:
+        get_backend(backend)
+    except BackendUnavailableError as exc:
+        raise _fail(command, str(exc), 2) from None
 
 BACKEND_PACKAGES = {"local": None, "dask": "distributed", "ray": "ray", "prefect": "prefect"}
 NATIVE_MODULES = ("sage_db", "sage_flow")
-OPTIONAL_PACKAGES = ("faiss-cpu", "langchain-core", "sentence-transformers", "torch")
+OPTIONAL_PACKAGES = ("faiss-cpu", "langchain-core", "onnxruntime", "tokenizers", "sentence-transformers", "torch")
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:
@@ -48,14 +93,14 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
     return options
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a Python file that builds and submits a pipeline"),
     backend: str = typer.Option(None, "--backend", "-b", help="run every submit() of the file on this backend"),
     address: str = typer.Option(None, "--address", help="cluster address for dask/ray"),
     option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
-    as_json: bool = typer.Option(False, "--json", help="print the final metrics of each job as JSON"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a live view of each job on stderr"),
+    as_json: bool = flag(False, "--json/--no-json", "print the final metrics of each job as JSON on stdout (the file's own prints go to stderr)"),
+    progress: bool = flag(True, "--progress/--no-progress", "show a live view of each job on stderr"),
 ) -> None:
     """Run FILE as ``__main__``, optionally on another backend, with a live view of its jobs."""
     options = _parse_options(option)
@@ -64,7 +109,7 @@ def run(
     if backend is None and options:
         raise typer.BadParameter("--address/--option need --backend")
     if backend is not None:
-        get_backend(backend)  # fail early with the extra to install
+        _check_backend("run", backend)  # fail early with the extra to install
     results: list[JobResult] = []
     environment.override_backend(backend, **options)
     environment.add_job_listener(results.append)
@@ -73,8 +118,12 @@ def run(
         environment.add_start_listener(live.watch)
         live.start()
     sys.argv = [str(file)]
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     try:
-        runpy.run_path(str(file), run_name="__main__")
+        with quiet:
+            runpy.run_path(str(file), run_name="__main__")
+    except BackendUnavailableError as exc:
+        raise _fail("run", str(exc), 2) from None
     finally:
         environment.override_backend(None)
         environment.remove_job_listener(results.append)
@@ -90,8 +139,7 @@ def _recipes(command: str):
     try:
         return import_module("sage_recipes.kb_console")
     except ImportError as exc:
-        console.print(f"[red]sage {command} needs the recipe extras ({exc}); install with: pip install -e '.[recipes]'[/red]")
-        raise typer.Exit(2) from exc
+        raise _fail(command, f"needs the recipe extras ({exc}); install with: pip install -e '.[recipes]'", 2) from exc
 
 
 def _run_recipe(command: str, fn, *args: object) -> None:
@@ -99,20 +147,19 @@ def _run_recipe(command: str, fn, *args: object) -> None:
     try:
         code = fn(*args)
     except (FileNotFoundError, LookupError, ValueError) as exc:
-        console.print(f"[red]sage {command}: {exc}[/red]", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from exc
+        raise _fail(command, str(exc), 2) from exc
     raise typer.Exit(code)
 
 
-def _backend_options(backend: str, address: str | None, option: list[str]) -> dict[str, object]:
+def _backend_options(command: str, backend: str, address: str | None, option: list[str]) -> dict[str, object]:
     options = _parse_options(option)
     if address:
         options["address"] = address
-    get_backend(backend)  # fail early with the extra to install
+    _check_backend(command, backend)  # fail early with the extra to install
     return options
 
 
-@app.command()
+@app.command(cls=_Command)
 def ask(
     question: str = typer.Argument(..., help="the question"),
     docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
@@ -121,20 +168,22 @@ def ask(
     address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the ingestion"),
     option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
     k: int = typer.Option(4, "--k", "-k", min=1, help="passages to retrieve"),
-    as_json: bool = typer.Option(False, "--json", help="print the answer, passages and sync report as JSON"),
+    as_json: bool = flag(False, "--json/--no-json", "print the answer, passages and sync report as JSON on stdout"),
 ) -> None:
     """Sync the folder's documents into the index (only new/changed files), then answer QUESTION."""
+    if not question.strip():
+        raise _fail("ask", f"the question is empty ({question!r}); ask something, e.g. sage ask \"How do I run a pipeline on Ray?\"", 2)
     kb_console = _recipes("ask")
-    options = _backend_options(backend, address, option)
+    options = _backend_options("ask", backend, address, option)
     _run_recipe("ask", kb_console.run_ask, question, str(docs) if docs else None, str(db) if db else None, backend, k, as_json, options)
 
 
-@app.command()
+@app.command(cls=_Command)
 def chat(
     folder: Path = typer.Argument(None, file_okay=False, help="folder of documents (same as --docs)"),
     docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
     db: Path = typer.Option(None, "--db", help="index folder (default: $SAGE_HOME/kb/<folder>-<hash>)"),
-    watch: bool = typer.Option(False, "--watch", help="keep the index live: changed files are re-indexed within seconds"),
+    watch: bool = flag(False, "--watch/--no-watch", "keep the index live: changed files are re-indexed within seconds"),
     interval: float = typer.Option(0.5, "--interval", min=0.05, help="seconds between scans of the folder with --watch"),
     backend: str = typer.Option("local", "--backend", "-b", help="where the first sync runs: local, dask or ray"),
     address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the first sync"),
@@ -145,7 +194,7 @@ def chat(
     if folder and docs and folder.resolve() != docs.resolve():
         raise typer.BadParameter(f"two different folders given: {folder} and --docs {docs}; give one")
     kb_console = _recipes("chat")
-    options = _backend_options(backend, address, option)
+    options = _backend_options("chat", backend, address, option)
     target = folder or docs
     _run_recipe("chat", kb_console.run_chat, str(target) if target else None, str(db) if db else None, backend, k, watch, interval, options)
 
@@ -159,14 +208,14 @@ def _version(dist: str | None) -> str | None:
         return None
 
 
-@app.command()
+@app.command(cls=_Command)
 def doctor() -> None:
     """Report Python, backends, native extensions and optional packages."""
     table = Table(title="SAGE installation")
     table.add_column("component")
     table.add_column("status")
     table.add_column("details")
-    table.add_row("python", "ok", f"{platform.python_version()} ({sys.executable})")
+    table.add_row("python", "ok", escape(f"{platform.python_version()} ({sys.executable})"))
     table.add_row("sage-dataflow", "ok", _version(None) or "?")
     broken = False
     for name in available_backends():
@@ -174,14 +223,14 @@ def doctor() -> None:
             get_backend(name)
             table.add_row(f"backend {name}", "ok", _version(BACKEND_PACKAGES.get(name)) or "built in")
         except ImportError as exc:
-            table.add_row(f"backend {name}", "missing", str(exc))
+            table.add_row(f"backend {name}", "missing", escape(str(exc)))
     for module in NATIVE_MODULES:
         try:
             mod = import_module(module)
-            table.add_row(f"native {module}", "ok", f"{mod.__version__} ({Path(mod._core.__file__).name})")
+            table.add_row(f"native {module}", "ok", escape(f"{mod.__version__} ({Path(mod._core.__file__).name})"))
         except ImportError as exc:
             broken = True
-            table.add_row(f"native {module}", "missing", str(exc).splitlines()[0])
+            table.add_row(f"native {module}", "missing", escape(str(exc).splitlines()[0]))
     for dist in OPTIONAL_PACKAGES:
         version = _version(dist)
         table.add_row(dist, "ok" if version else "not installed", version or "")

@@ -7,15 +7,18 @@ so later changes win whatever order their records reach the writer in.
 :func:`add_document_index` turns a stream of events (a bounded list for a one-off sync, or
 :class:`~sage_recipes.folder_watch.FolderWatcher` for a live index) into writes:
 
-    events ─► read_event ─┬─► documents ─► TextChunker ─► embedder (one call per bundle) ─┐
+    events ─► read_event ─┬─► documents ─► MarkdownChunker ─► embedder (one call per bundle) ─┐
                           └─► removals ───────────────────────────────────────────────────┴─► DocumentIndexWriter
 
-The chunking and embedding steps are :func:`sage_recipes.rag.add_embedding`. The writer
+The chunking and embedding steps are :func:`sage_recipes.rag.add_embedding`: Markdown by
+section (:class:`~sage_recipes.markdown_sections.MarkdownChunker`), vectors from
+:class:`~sage_recipes.onnx_embedding.OnnxEmbedder` (all-MiniLM-L6-v2 without torch). The writer
 (:class:`DocumentIndexWriter`, the collection's single writer) deletes a document's old
 chunks before writing the first chunk of a newer version, deletes the chunks of removed
 documents, and records each fully written document in a small JSON *manifest* next to the
 database (``<db>/kb_manifest.<collection>.json``: ``{id: {"sha256", "size", "mtime",
-"version", "chunks"}}``) so that the next sync skips unchanged files. An unreadable file
+"version", "chunks"}}``, with the ``settings`` the chunks were made with) so that the next
+sync skips unchanged files, and re-indexes every file when the settings changed. An unreadable file
 or a failing chunk becomes a dead letter and its document stays out of the manifest, so
 the next sync tries it again.
 
@@ -37,6 +40,8 @@ from typing import Any
 from sage_core.datastream import DataStream
 from sage_recipes.batching import BatchMapFunction, batch_map
 from sage_recipes.documents import FileInfo, read_document
+from sage_recipes.markdown_sections import MarkdownChunker
+from sage_recipes.onnx_embedding import OnnxEmbedder
 from sage_recipes.rag import add_embedding
 from sage_recipes.retrieval import SageDBWriter
 
@@ -45,7 +50,9 @@ __all__ = [
     "add_document_index",
     "chunk_ids",
     "delete_event",
+    "index_settings",
     "load_manifest",
+    "load_settings",
     "manifest_path",
     "read_event",
     "upsert_event",
@@ -86,13 +93,33 @@ def load_manifest(db_path: str, collection: str) -> dict[str, dict[str, Any]]:
     return dict(data["documents"])
 
 
-def save_manifest(db_path: str, collection: str, documents: dict[str, dict[str, Any]]) -> None:
+def load_settings(db_path: str, collection: str) -> dict[str, Any] | None:
+    """The :func:`index_settings` the indexed chunks were made with (``None``: not recorded)."""
+    path = manifest_path(db_path, collection)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        settings = json.load(f).get("settings")
+    return settings if isinstance(settings, dict) else None
+
+
+def index_settings(chunk_size: int, chunk_overlap: int, chunker: type = MarkdownChunker, model: str = "all-MiniLM-L6-v2") -> dict[str, Any]:
+    """What makes the chunks of an index: a different value means every file is indexed again.
+
+    >>> index_settings(800, 100)
+    {'chunker': 'MarkdownChunker', 'chunk_size': 800, 'chunk_overlap': 100, 'model': 'all-MiniLM-L6-v2'}
+    """
+    return {"chunker": chunker.__name__, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap, "model": model}
+
+
+def save_manifest(db_path: str, collection: str, documents: dict[str, dict[str, Any]], settings: dict[str, Any] | None = None) -> None:
     """Write the manifest atomically (temporary file, then rename)."""
     path = manifest_path(db_path, collection)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp"
+    body = {"format": "sage_kb_manifest", "version": 1, "collection": collection, "settings": settings, "documents": documents}
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"format": "sage_kb_manifest", "version": 1, "collection": collection, "documents": documents}, f, indent=1, sort_keys=True)
+        json.dump(body, f, indent=1, sort_keys=True)
     os.replace(tmp, path)
 
 
@@ -155,8 +182,12 @@ class DocumentIndexWriter(BatchMapFunction):
     ``documents_indexed``, ``documents_removed``.
     """
 
-    def __init__(self, path: str, collection: str = "docs", *, metric: str = "cosine", index: str = "flat", sync: bool = False):
+    def __init__(
+        self, path: str, collection: str = "docs", *, metric: str = "cosine", index: str = "flat", sync: bool = False,
+        settings: dict[str, Any] | None = None,
+    ):
         self.path = str(path)
+        self.settings = settings
         self.collection = collection
         self.metric = metric
         self.index = index
@@ -247,7 +278,7 @@ class DocumentIndexWriter(BatchMapFunction):
                 outs.append(exc)
         self._write_staged()
         if self.dirty:
-            save_manifest(self.path, self.collection, self.manifest)
+            save_manifest(self.path, self.collection, self.manifest, self.settings)
             self.dirty = False
         return outs
 
@@ -265,19 +296,24 @@ def add_document_index(
     chunk_size: int = 800,
     chunk_overlap: int = 100,
     max_batch: int = 256,
+    embedder: type[BatchMapFunction] = OnnxEmbedder,
     embedder_kwargs: dict[str, Any] | None = None,
     index: str = "flat",
 ) -> DataStream:
-    """Apply change ``events`` to ``collection`` of the sage_db at ``db_path``; returns the final stream."""
+    """Apply change ``events`` to ``collection`` of the sage_db at ``db_path``; returns the final stream.
+
+    The manifest records :func:`index_settings` of ``chunk_size`` and ``chunk_overlap``.
+    """
     read = events.map(read_event, name="read")
     documents = read.filter(is_document, name="documents")
     removals = read.filter(is_removal, name="removals")
     chunks = add_embedding(
-        documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_batch=max_batch,
-        chunker_kwargs={"count_key": CHUNK_COUNT_KEY}, embedder_kwargs=embedder_kwargs,
+        documents, chunk_size=chunk_size, chunk_overlap=chunk_overlap, max_batch=max_batch, chunker=MarkdownChunker,
+        chunker_kwargs={"count_key": CHUNK_COUNT_KEY}, embedder=embedder, embedder_kwargs=embedder_kwargs,
     )
     merged = chunks.connect(removals).comap(_same, _same, name="changes")
-    receipts = batch_map(merged, DocumentIndexWriter, db_path, collection, index=index, name="write", parallelism=1)
+    settings = index_settings(chunk_size, chunk_overlap)
+    receipts = batch_map(merged, DocumentIndexWriter, db_path, collection, index=index, settings=settings, name="write", parallelism=1)
     return receipts.sink(discard, name="done")
 
 

@@ -113,7 +113,33 @@ class _Embedder(BatchMapFunction):
         return self._attach(records, self.embed(self._texts(records)))
 
 
-class SentenceTransformerEmbedder(_Embedder):
+class _ModelEmbedder(_Embedder):
+    """An embedder whose model is loaded on the worker (once per process, shared by every
+    operator there): subclasses say how to ``load`` it and how to ``encode`` with it."""
+
+    def __init__(self, model: str | None, batch_size: int, normalize: bool, text_key: str, vector_key: str):
+        super().__init__(text_key, vector_key)
+        self.model_name = model
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.model: Any = None
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def open(self) -> None:
+        self.model = self.load()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.model is None:
+            self.open()
+        return self.encode(texts)
+
+
+class SentenceTransformerEmbedder(_ModelEmbedder):
     """Embeds texts with sentence-transformers (default: the shipped all-MiniLM-L6-v2, 384 dims).
 
     ``batch_size`` is passed to ``model.encode``; vectors are L2-normalised unless
@@ -134,19 +160,13 @@ class SentenceTransformerEmbedder(_Embedder):
         text_key: str = "text",
         vector_key: str = "vector",
     ):
-        super().__init__(text_key, vector_key)
-        self.model_name = model
-        self.batch_size = batch_size
-        self.normalize = normalize
+        super().__init__(model, batch_size, normalize, text_key, vector_key)
         self.device = device
-        self.model: Any = None
 
-    def open(self) -> None:
-        self.model = load_sentence_transformer(self.model_name, self.device)
+    def load(self) -> Any:
+        return load_sentence_transformer(self.model_name, self.device)
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        if self.model is None:
-            self.open()
+    def encode(self, texts: list[str]) -> np.ndarray:
         return encode_texts(self.model, texts, self.batch_size, self.normalize)
 
 

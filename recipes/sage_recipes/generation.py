@@ -8,8 +8,8 @@ and/or ``question`` + ``passages``, and add ``answer`` and ``generator``.
   requests in flight per bundle. Settings default to the environment:
   ``SAGE_LLM_BASE_URL`` (or ``OPENAI_BASE_URL``), ``SAGE_LLM_MODEL``,
   ``SAGE_LLM_API_KEY`` (or ``OPENAI_API_KEY``).
-- :class:`ExtractiveGenerator` needs no model: it answers with the passage sentences that
-  share the most words with the question, and says that it is extractive.
+- :class:`ExtractiveGenerator` needs no model: it shows the best passages whole (code
+  included, under their file and heading), and says that it is extractive.
 
 :func:`default_generator` picks the first when an endpoint is configured, else the second.
 
@@ -23,11 +23,11 @@ Example::
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sage_recipes.batching import BatchMapFunction
+from sage_recipes.extractive import answer_text
 
 __all__ = ["EXTRACTIVE_NOTE", "ExtractiveGenerator", "OpenAIChatGenerator", "default_generator", "endpoint_from_env"]
 
@@ -143,83 +143,35 @@ class OpenAIChatGenerator(BatchMapFunction):
             return list(pool.map(self._safe, records))
 
 
-_RULE = re.compile(r"[*=~^#-]{3,}")  # heading underlines in reStructuredText-like text
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]+")
-_STOP = frozenset(
-    "the a an of to in is are was be what how does do did why when which who and or for on with as by it this that "
-    "from at use used can i you python".split()
-)
-
-
-def prose(text: str) -> str:
-    r"""``text`` without fenced code blocks, including one that a chunk boundary cut: a chunk
-    whose first fence is bare (no language) and comes after some text began inside a block.
-
-    >>> prose("sage ask ... # one shot\n```\nRun it on Ray.\n```python\nenv.submit()\n```")
-    'Run it on Ray.'
-    """
-    lines = text.splitlines()
-    fences = {i for i, line in enumerate(lines) if line.lstrip().startswith(("```", "~~~"))}
-    if not fences:
-        return text
-    first = min(fences)
-    inside = not lines[first].strip()[3:].strip() and first > 0
-    kept = []
-    for i, line in enumerate(lines):
-        if i in fences:
-            inside = True if line.strip()[3:].strip() else not inside  # a language opens a block
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
-
-
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)} - _STOP
-
-
 class ExtractiveGenerator(BatchMapFunction):
     """Answers from the retrieved passages alone: no model, no network.
 
-    Picks up to ``max_sentences`` sentences from the passages (best-ranked passages first)
-    that share the most words with the question, and starts the answer with
-    :data:`EXTRACTIVE_NOTE`. Adds ``sources`` (the passage ids quoted).
+    The answer starts with :data:`EXTRACTIVE_NOTE`, then shows up to ``max_passages`` of the
+    retrieved passages whole, each under its file and heading path, code blocks included
+    (see :mod:`sage_recipes.extractive`; a "how do I" question gets a passage with code
+    first). Adds ``sources`` (the ids of the passages shown).
 
-    >>> g = ExtractiveGenerator(max_sentences=1)
+    >>> g = ExtractiveGenerator(max_passages=1)
     >>> out = g.execute({"question": "What does pass do?", "passages": [
     ...     {"id": "pass#0", "text": "The pass statement does nothing. It is a placeholder."}]})
-    >>> out["answer"].splitlines()[1], out["sources"], out["generator"]
-    ('The pass statement does nothing. [pass#0]', ['pass#0'], 'extractive')
+    >>> print(out["answer"].split("\\n\\n", 1)[1])
+    #### pass#0 `[pass#0]`
+    <BLANKLINE>
+    The pass statement does nothing. It is a placeholder.
+    >>> out["sources"], out["generator"]
+    (['pass#0'], 'extractive')
     """
 
-    def __init__(self, *, max_sentences: int = 3, note: str = EXTRACTIVE_NOTE):
-        self.max_sentences = max_sentences
+    def __init__(self, *, max_passages: int = 2, note: str = EXTRACTIVE_NOTE):
+        self.max_passages = max_passages
         self.note = note
 
     def answer(self, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(data, dict) or not isinstance(data.get("question"), str):
             msg = f"ExtractiveGenerator: a record needs a str 'question' and 'passages', got {data!r:.120}"
             raise TypeError(msg)
-        q = _words(data["question"])
-        scored = []
-        seen: set[str] = set()
-        for rank, p in enumerate(data.get("passages") or []):
-            for pos, sent in enumerate(re.split(r"(?<=[.!?])\s+|\n\s*\n", prose(p.get("text", "")))):
-                sent = " ".join(_RULE.sub(" ", sent).split())
-                if len(sent.split()) < 5 or "::=" in sent or sent in seen:  # headings, grammar, repeats
-                    continue
-                if "```" in sent or sent.count("|") >= 4:  # Markdown code blocks and tables read badly as prose
-                    continue
-                seen.add(sent)
-                overlap = len(q & _words(sent))
-                scored.append((overlap, -rank, -pos, sent, p["id"]))
-        scored.sort(reverse=True)
-        picked = [s for s in scored if s[0] > 0][: self.max_sentences] or scored[:1]
-        picked.sort(key=lambda s: (-s[1], -s[2]))  # reading order: passage rank, then position
-        if not picked:
-            return _with_answer(data, f"{self.note}\nNo relevant passage was found.", "extractive", sources=[])
-        lines = [f"{sent} [{pid}]" for _, _, _, sent, pid in picked]
-        sources = list(dict.fromkeys(pid for *_, pid in picked))
-        return _with_answer(data, "\n".join([self.note, *lines]), "extractive", sources=sources)
+        text, sources = answer_text(data["question"], list(data.get("passages") or []), self.note, self.max_passages)
+        return _with_answer(data, text, "extractive", sources=sources)
 
     def execute_batch(self, records: list[Any]) -> list[Any]:
         return self.per_record(self.answer, records)

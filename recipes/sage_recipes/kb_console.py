@@ -17,19 +17,23 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from sage_recipes.generation import endpoint_from_env
 from sage_recipes.knowledge_base import KnowledgeBase, SyncReport, default_docs_folder
+from sage_recipes.rag import AnsweringError
 
-__all__ = ["SyncProgress", "chat_loop", "print_answer", "print_summary", "run_ask", "run_chat"]
+__all__ = ["SyncProgress", "answering_error", "chat_loop", "print_answer", "print_summary", "run_ask", "run_chat"]
 
 EXIT_WORDS = frozenset({"exit", "quit", ":q"})
 
@@ -82,12 +86,33 @@ def generator_note(generator: str) -> str:
     return generator
 
 
-def print_answer(reply: dict[str, Any], console: Console) -> None:
-    console.print(escape(reply["answer"]))
-    console.print(f"[dim]generator: {escape(generator_note(reply['generator']))}[/dim]")
+def print_answer(reply: dict[str, Any], console: Console, *, show_question: bool = False) -> None:
+    """The answer, rendered as Markdown (code highlighted) on a terminal and as plain text
+    otherwise, then the generator and the passages it came from."""
+    if show_question:
+        console.print(Text(f"? {reply['question']}", style="bold"), soft_wrap=True)
+    if console.is_terminal:
+        console.print(Markdown(reply["answer"], code_theme="monokai"))
+    else:
+        console.print(reply["answer"], markup=False, highlight=False, soft_wrap=True)
+    console.print(f"[dim]generator: {escape(generator_note(reply['generator']))}[/dim]", soft_wrap=True)
     console.print("[dim]sources:[/dim]")
     for p in reply["passages"]:
-        console.print(f"[dim]  {p['score']:.3f}  {escape(p['path'])}  ({escape(p['id'])})[/dim]")
+        where = f"{p['path']} — {p['heading']}" if p.get("heading") else p["path"]
+        console.print(f"[dim]  {p['score']:.3f}  {escape(where)}  ({escape(p['id'])})[/dim]", soft_wrap=True)
+
+
+def answering_error(exc: AnsweringError) -> str:
+    """One line saying why a question was not answered and what to do."""
+    lines = exc.error.strip().splitlines()
+    first = (lines[0] if lines else "unknown error")[:400]
+    if exc.operator == "generate":
+        endpoint = endpoint_from_env()
+        return (
+            f"the LLM endpoint {endpoint['base_url']} (model {endpoint['model'] or 'default'}) did not answer: {first}; "
+            "check SAGE_LLM_BASE_URL, SAGE_LLM_MODEL and SAGE_LLM_API_KEY, or unset SAGE_LLM_BASE_URL for extractive answers"
+        )
+    return f"the question could not be answered at step {exc.operator!r}: {first}"
 
 
 def _open(docs: str | None, db: str | None) -> KnowledgeBase:
@@ -106,11 +131,20 @@ def _sync(kb: KnowledgeBase, err: Console, backend: str, options: dict[str, Any]
 
 
 def run_ask(question: str, docs: str | None, db: str | None, backend: str, k: int, as_json: bool, options: dict[str, Any]) -> int:
-    """``sage ask``: sync, then answer one question. Returns the exit code."""
+    """``sage ask``: sync, then answer one question. Returns the exit code.
+
+    With ``as_json`` stdout carries the JSON document alone: anything the pipeline prints
+    goes to stderr.
+    """
     err, out = Console(stderr=True), Console()
     kb = _open(docs, db)
-    report = _sync(kb, err, backend, options)
-    reply = kb.ask(question, k=k)
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        report = _sync(kb, err, backend, options)
+        try:
+            reply = kb.ask(question, k=k)
+        except AnsweringError as exc:
+            err.print(f"[red]sage ask: {escape(answering_error(exc))}[/red]", soft_wrap=True, highlight=False)
+            return 1
     if as_json:
         print(json.dumps({**reply, "sync": report.to_dict()}, indent=2, default=str))
     else:
@@ -118,9 +152,14 @@ def run_ask(question: str, docs: str | None, db: str | None, backend: str, k: in
     return 0 if report.ok else 1
 
 
-def chat_loop(kb: KnowledgeBase, lines: Iterable[str], out: Console, k: int, *, prompt: bool = True) -> int:
-    """Answer each line of ``lines`` until it ends or a line is ``exit``; returns the number answered."""
-    answered = 0
+def chat_loop(kb: KnowledgeBase, lines: Iterable[str], out: Console, k: int, *, prompt: bool = True, err: Console | None = None) -> int:
+    """Answer each line of ``lines`` until it ends or a line is ``exit``; returns the number of
+    questions that could not be answered (each said in one line on ``err``).
+
+    Each answer is shown under its question (typed at the prompt on a terminal, echoed otherwise).
+    """
+    failed = 0
+    err = err or Console(stderr=True)
     if prompt:
         out.print("[bold]?[/bold] ", end="")
     for line in lines:
@@ -128,11 +167,15 @@ def chat_loop(kb: KnowledgeBase, lines: Iterable[str], out: Console, k: int, *, 
         if question.lower() in EXIT_WORDS:
             break
         if question:
-            print_answer(kb.ask(question, k=k), out)
-            answered += 1
+            try:
+                print_answer(kb.ask(question, k=k), out, show_question=not prompt)
+            except AnsweringError as exc:
+                failed += 1
+                err.print(f"[red]sage chat: {escape(answering_error(exc))}[/red]", soft_wrap=True, highlight=False)
+            out.print()
         if prompt:
             out.print("[bold]?[/bold] ", end="")
-    return answered
+    return failed
 
 
 def run_chat(docs: str | None, db: str | None, backend: str, k: int, watch: bool, interval: float, options: dict[str, Any], stdin: TextIO | None = None) -> int:
@@ -147,8 +190,8 @@ def run_chat(docs: str | None, db: str | None, backend: str, k: int, watch: bool
     if live is not None:
         err.print(f"watching {kb.folder} for changes every {interval:g} s")
     try:
-        chat_loop(kb, stdin or sys.stdin, out, k, prompt=(stdin or sys.stdin).isatty())
+        failed = chat_loop(kb, stdin or sys.stdin, out, k, prompt=(stdin or sys.stdin).isatty(), err=err)
     finally:
         if live is not None:
             live.stop()
-    return 0
+    return 1 if failed else 0

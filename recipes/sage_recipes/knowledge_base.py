@@ -35,9 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from sage_core import JobHandle, JobResult, LocalEnvironment
-from sage_recipes.document_index import add_document_index, load_manifest
+from sage_recipes.document_index import (
+    add_document_index,
+    index_settings,
+    load_manifest,
+    load_settings,
+)
 from sage_recipes.documents import DEFAULT_PATTERNS
 from sage_recipes.folder_watch import FolderScanner, FolderWatcher
+from sage_recipes.onnx_embedding import OnnxEmbedder
+from sage_recipes.paths import sage_home
 from sage_recipes.rag import RAG_CONFIG
 from sage_recipes.rag import ask as rag_ask
 
@@ -50,13 +57,10 @@ Progress = Callable[[dict[str, Any]], None]
 # first bundle on; the rest is RAG_CONFIG.
 SYNC_CONFIG = {**RAG_CONFIG, "initial_bundle": 16}
 
-
-def sage_home() -> Path:
-    """SAGE's per-user data folder: ``$SAGE_HOME``, ``$XDG_DATA_HOME/sage`` or ``~/.local/share/sage``."""
-    if os.environ.get("SAGE_HOME"):
-        return Path(os.environ["SAGE_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "sage"
+# How questions are answered: hybrid retrieval with the dense score weighted 0.7 against
+# BM25's, on Markdown sections of up to 1,200 characters. Chosen on tests/recipes/eval/
+# docs_qa.jsonl (recall@3 and MRR in docs/benchmarks.md).
+RETRIEVAL = {"mode": "hybrid", "fusion": "weighted", "alpha": 0.7}
 
 
 def default_docs_folder() -> Path:
@@ -132,7 +136,7 @@ class KnowledgeBase:
         collection: str = "docs",
         *,
         patterns: tuple[str, ...] | list[str] = DEFAULT_PATTERNS,
-        chunk_size: int = 800,
+        chunk_size: int = 1200,
         chunk_overlap: int = 100,
         index: str = "flat",
     ):
@@ -184,7 +188,9 @@ class KnowledgeBase:
         start = time.perf_counter()
         SageDB.check_lock(self.db_path)  # a held index is reported before any document is embedded
         manifest = self.manifest()
-        scanner = FolderScanner(self.folder, self.patterns, {d: e["sha256"] for d, e in manifest.items()})
+        # chunks made with other settings (chunker, sizes, model) are all made again
+        current = load_settings(self.db_path, self.collection) == index_settings(self.chunk_size, self.chunk_overlap)
+        scanner = FolderScanner(self.folder, self.patterns, {d: e["sha256"] if current else "" for d, e in manifest.items()})
         events = scanner.changes()
         upserts = [e for e in events if e["op"] == "upsert"]
         report = SyncReport(str(self.folder), self.db_path, self.collection, backend)
@@ -209,14 +215,15 @@ class KnowledgeBase:
         return report
 
     # -- questions -------------------------------------------------------------------------
-    def ask(self, question: str, k: int = 4, *, mode: str = "hybrid", **options: Any) -> dict[str, Any]:
+    def ask(self, question: str, k: int = 4, **options: Any) -> dict[str, Any]:
         """Answer ``question`` from the index: ``{"question", "answer", "generator", "passages", "sources"}``.
 
-        ``passages`` are ``{"id", "path", "score", "text"}``, best first; ``sources`` the
+        ``passages`` are ``{"id", "path", "heading", "score", "text"}``, best first; ``sources`` the
         distinct paths they come from. The generator is the OpenAI-compatible endpoint of
         :func:`~sage_recipes.generation.endpoint_from_env` when one is configured, else the
         extractive one (``generator == "extractive"``). ``options`` go to
-        :func:`sage_recipes.rag.add_answering` (``generator=``, ``where=`` ...).
+        :func:`sage_recipes.rag.add_answering` (``generator=``, ``where=``, ``mode=`` ...; the
+        defaults are :data:`RETRIEVAL` and :class:`~sage_recipes.onnx_embedding.OnnxEmbedder`).
         """
         if not isinstance(question, str) or not question.strip():
             msg = f"KnowledgeBase.ask: the question must be a non-empty string, got {question!r}"
@@ -224,9 +231,13 @@ class KnowledgeBase:
         if self.chunk_count() == 0:
             msg = f"the knowledge base at {self.db_path} is empty: call sync() first (folder {self.folder})"
             raise LookupError(msg)
-        [reply] = rag_ask([question], self.db_path, self.collection, k=k, mode=mode, **options)
+        options = {"embedder": OnnxEmbedder, **RETRIEVAL, **options}
+        [reply] = rag_ask([question], self.db_path, self.collection, k=k, **options)
         passages = [
-            {"id": p["id"], "path": p["metadata"].get("path", p["metadata"].get("doc_id", "")), "score": p["score"], "text": p["text"]}
+            {
+                "id": p["id"], "path": p["metadata"].get("path", p["metadata"].get("doc_id", "")),
+                "heading": p["metadata"].get("heading", ""), "score": p["score"], "text": p["text"],
+            }
             for p in reply["passages"]
         ]
         return {

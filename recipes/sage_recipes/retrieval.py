@@ -135,9 +135,10 @@ class SageDBWriter(SinkFunction):
 class SageDBRetriever(MapFunction):
     """Adds ``passages`` (the ``k`` best chunks) to each question record.
 
-    ``mode`` is ``"hybrid"`` (dense + BM25, fused by reciprocal rank; needs ``vector``),
-    ``"dense"`` (needs ``vector``) or ``"text"`` (BM25 on ``question``). ``where`` is a
-    sage_db metadata filter. The database is opened read-only on the worker.
+    ``mode`` is ``"hybrid"`` (dense + BM25, fused by reciprocal rank, or with
+    ``fusion="weighted"`` by ``alpha * dense + (1 - alpha) * bm25`` of normalised scores;
+    needs ``vector``), ``"dense"`` (needs ``vector``) or ``"text"`` (BM25 on ``question``).
+    ``where`` is a sage_db metadata filter. The database is opened read-only on the worker.
     """
 
     def __init__(
@@ -148,12 +149,19 @@ class SageDBRetriever(MapFunction):
         k: int = 4,
         mode: str = "hybrid",
         where: dict[str, Any] | None = None,
+        fusion: str = "rrf",
+        alpha: float = 0.5,
         question_key: str = "question",
         vector_key: str = "vector",
     ):
         if mode not in MODES:
             msg = f"SageDBRetriever: mode must be one of {MODES}, got {mode!r}"
             raise ValueError(msg)
+        if fusion not in ("rrf", "weighted") or not 0.0 <= alpha <= 1.0:
+            msg = f"SageDBRetriever: fusion must be 'rrf' or 'weighted' and alpha in [0, 1], got {fusion!r}, {alpha!r}"
+            raise ValueError(msg)
+        self.fusion = fusion
+        self.alpha = alpha
         self.path = str(path)
         self.collection_name = collection
         self.k = k
@@ -187,7 +195,9 @@ class SageDBRetriever(MapFunction):
         elif self.mode == "text":
             hits = self.col.search_text(str(question), self.k, where=self.where, include=include)
         else:
-            hits = self.col.hybrid(np.asarray(vector, dtype=np.float32), str(question), self.k, where=self.where, include=include)
+            hits = self.col.hybrid(
+                np.asarray(vector, dtype=np.float32), str(question), self.k, fusion=self.fusion, alpha=self.alpha, where=self.where, include=include
+            )
         passages = [
             {"id": rec["id"], "score": float(score), "text": rec.get("text") or "", "metadata": rec.get("metadata") or {}}
             for rec, score in zip(hits.records or [], hits.scores.tolist())

@@ -30,6 +30,7 @@ class FakeOpenAIServer:
         self.responder = responder
         self.requests: list[dict] = []
         self.fail_first = 0
+        self.reject: tuple[int, dict] | None = None  # (status, body) sent to every request
         self.delay = delay
         self.in_flight = 0
         self.max_in_flight = 0
@@ -62,6 +63,9 @@ class FakeOpenAIServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     time.sleep(server.delay)
+                    if server.reject is not None:
+                        self._send(*server.reject)
+                        return
                     if failing:
                         self._send(500, {"error": {"message": "temporary failure", "type": "server_error"}})
                         return

@@ -24,6 +24,11 @@ MODULES = {
     "sage_recipes.evaluation": "sacrebleu",
     "sage_recipes.reranking": "sentence_transformers",
     "sage_recipes.agents": "langchain_core",
+    "sage_recipes.paths": None,
+    "sage_recipes.extractive": None,
+    "sage_recipes.markdown_sections": "langchain_text_splitters",
+    "sage_recipes.document_index": "onnxruntime",
+    "sage_recipes.onnx_embedding": "onnxruntime",
     "sage_adapters.langchain.operators": "langchain_core",
     "sage_adapters.langchain.runnable": "langchain_core",
 }

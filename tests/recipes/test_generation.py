@@ -68,12 +68,28 @@ def test_default_generator_follows_environment(monkeypatch):
         OpenAIChatGenerator()
 
 
-def test_extractive_generator_says_so_and_quotes_sources():
-    g = ExtractiveGenerator(max_sentences=2)
-    out = g.answer({"question": "When is the else clause of a loop executed?", "passages": [
+def test_extractive_generator_says_so_and_shows_the_passages_whole():
+    g = ExtractiveGenerator(max_passages=2)
+    passages = [
         {"id": "for#0", "text": "The for statement iterates. The else clause of a loop is executed when the loop ends without break."},
         {"id": "pass#0", "text": "pass is a null operation."},
-    ]})
+        {"id": "while#0", "text": "The while statement loops while a condition holds."},
+    ]
+    out = g.answer({"question": "When is the else clause of a loop executed?", "passages": passages})
     lines = out["answer"].splitlines()
     assert lines[0] == EXTRACTIVE_NOTE and out["generator"] == "extractive"
-    assert "else clause of a loop is executed" in out["answer"] and out["sources"][0] == "for#0"
+    assert passages[0]["text"] in out["answer"] and passages[1]["text"] in out["answer"]  # whole, best two
+    assert passages[2]["text"] not in out["answer"] and out["sources"] == ["for#0", "pass#0"]
+
+
+def test_a_how_question_gets_the_passage_with_code_first_and_code_blocks_are_never_left_open():
+    prose = {"id": "guide.md#0", "text": "Guide > Ray\n\nSAGE runs on Ray.", "metadata": {"path": "guide.md", "heading": "Guide > Ray"}}
+    code = {"id": "guide.md#1", "text": "Guide > Ray\n\nRun it:\n\n```python\nenv.submit(backend=\"ray\")\n",  # a fence cut by size
+            "metadata": {"path": "guide.md", "heading": "Guide > Ray"}}
+    out = ExtractiveGenerator(max_passages=1).answer({"question": "How do I run a pipeline on Ray?", "passages": [prose, code]})
+    assert out["sources"] == ["guide.md#1"]
+    assert out["answer"].endswith('#### guide.md — Guide > Ray `[guide.md#1]`\n\nRun it:\n\n```python\nenv.submit(backend="ray")\n```')
+    out = ExtractiveGenerator(max_passages=1).answer({"question": "Does SAGE run on Ray?", "passages": [prose, code]})
+    assert out["sources"] == ["guide.md#0"]  # not a how-question: the best passage comes first
+    empty = ExtractiveGenerator().answer({"question": "anything?", "passages": []})
+    assert empty["answer"].endswith("No relevant passage was found.") and empty["sources"] == []
