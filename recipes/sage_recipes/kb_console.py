@@ -29,6 +29,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from sage_db import SageDBLockedError
 from sage_recipes.generation import endpoint_from_env
 from sage_recipes.knowledge_base import KnowledgeBase, SyncReport, default_docs_folder
 from sage_recipes.rag import AnsweringError
@@ -120,14 +121,22 @@ def _open(docs: str | None, db: str | None) -> KnowledgeBase:
 
 
 def _sync(kb: KnowledgeBase, err: Console, backend: str, options: dict[str, Any]) -> SyncReport:
-    with SyncProgress(err) as bars:
-        report = kb.sync(backend, progress=bars.update, **options)
+    try:
+        with SyncProgress(err) as bars:
+            report = kb.sync(backend, progress=bars.update, **options)
+    except SageDBLockedError as exc:  # another sage ask/chat is writing this index
+        msg = f"{exc}; wait for it to finish, or give this one another index with --db"
+        raise IndexBusyError(msg) from exc
     print_summary(report, err)
     if report.chunks == 0:
         patterns = " ".join(kb.patterns)
         msg = f"nothing to answer from: {report.documents} documents ({patterns}) in {kb.folder}, {len(report.failed)} failed"
         raise LookupError(msg)
     return report
+
+
+class IndexBusyError(LookupError):
+    """The index is held by another writer (the CLI prints it in one line, exit code 2)."""
 
 
 def run_ask(question: str, docs: str | None, db: str | None, backend: str, k: int, as_json: bool, options: dict[str, Any]) -> int:
