@@ -7,7 +7,7 @@ import time
 import pytest
 
 from sage_core import LocalEnvironment, OperatorError
-from sage_core.testing import assert_that, equal_to
+from sage_core.testing import assert_that, equal_to, wait_for
 from tests import pipelines as p
 
 
@@ -96,7 +96,9 @@ def test_unbounded_source_keeps_work_in_flight_bounded(backend):
     env = LocalEnvironment("backpressure", config={"max_bundle": 64, "max_pending_bundles": 2})
     env.from_source(p.InfiniteSource, name="src").sink(p.SlowSink, 0.002, name="slow")
     handle = env.submit(autostop=False, backend=backend)
-    time.sleep(3.0)
+    # running (a cluster may take seconds to start its workers), then a while at full speed
+    wait_for(lambda: handle.metrics().get("slow") and handle.metrics()["slow"].records_in > 0, timeout=120, what="the sink's first records")
+    time.sleep(2.0)
     metrics = handle.metrics()
     handle.cancel()
     result = handle.wait(timeout=60)
