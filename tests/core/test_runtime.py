@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -55,7 +56,10 @@ def test_handle_cancel_stops_an_unbounded_job():
 def test_ctrl_c_stops_a_job_cleanly(tmp_path):
     script = tmp_path / "forever.py"
     script.write_text(
-        "import sys; sys.path.insert(0, %r)\n"
+        "import signal, sys; sys.path.insert(0, %r)\n"
+        # as in a user's terminal, whatever this test process inherited or blocked
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from sage_core import LocalEnvironment\n"
         "from tests.pipelines import InfiniteSource\n"
         "env = LocalEnvironment('forever')\n"
@@ -66,12 +70,20 @@ def test_ctrl_c_stops_a_job_cleanly(tmp_path):
         "except KeyboardInterrupt:\n"
         "    print('interrupted cleanly', flush=True)\n" % str(__import__("pathlib").Path(__file__).parents[2])
     )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PREFECT_", "DASK_"))}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env
+    )
     assert proc.stdout.readline().strip() == "started"
     time.sleep(0.5)
     proc.send_signal(__import__("signal").SIGINT)
-    out, _ = proc.communicate(timeout=90)
-    assert "interrupted cleanly" in out and proc.returncode == 0
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"still running 90 s after Ctrl-C; stdout: {out!r}; stderr: {err[-2000:]!r}") from None
+    assert "interrupted cleanly" in out and proc.returncode == 0, err[-2000:]
 
 
 def test_stable_hash_is_the_same_in_another_process():
