@@ -14,7 +14,6 @@ import pytest
 
 from sage_core.registry import available_backends
 
-
 # A user's project folder that tests copy and run as scripts: nothing in it is a test.
 collect_ignore = ["adapters/user_project"]
 

@@ -173,8 +173,8 @@ def _drain_workers() -> None:
                 await result
         except RuntimeError:  # the worker never started
             pass
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
+        drained = EventsWorker.drain_all()
+        if inspect.isawaitable(drained):
+            await drained
 
     run_coro_as_sync(drain())
