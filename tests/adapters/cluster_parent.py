@@ -27,6 +27,12 @@ if __name__ == "__main__":
     env = LocalEnvironment("lifetime")
     env.from_batch(range(10)).map(times_two, parallelism=2).collect("out")
     assert sorted(env.submit(backend=sys.argv[1]).collected["out"]) == [2 * i for i in range(10)]
-    time.sleep(2)  # helpers that start after the job (Ray's agents) are running by now
-    print(" ".join(map(str, descendants(os.getpid()))), flush=True)
+    # helpers may start after the job (Ray's agents): report them once the set stays the same for 1 s
+    helpers, steady_since, deadline = set(descendants(os.getpid())), time.monotonic(), time.monotonic() + 60
+    while time.monotonic() - steady_since < 1.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = set(descendants(os.getpid()))
+        if now != helpers:
+            helpers, steady_since = now, time.monotonic()
+    print(" ".join(map(str, sorted(helpers))), flush=True)
     time.sleep(600)
