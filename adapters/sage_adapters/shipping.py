@@ -15,6 +15,7 @@ installed packages) that the workers cannot import are pickled by value with clo
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import io
 import os
@@ -189,10 +190,16 @@ class _Recorder(pickle.Unpickler):
         return imported
 
 
-def _installed(path: Path) -> bool:
-    """Whether ``path`` belongs to the interpreter or an installed package."""
+@functools.cache
+def _install_roots() -> tuple[Path, ...]:
+    """The interpreter's folders and the site-packages folders (computed once)."""
     roots = {sys.prefix, sys.base_prefix, sysconfig.get_paths()["stdlib"], *site.getsitepackages()}
     user_site = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
     if user_site:
         roots.add(user_site)
-    return any(path.is_relative_to(os.path.realpath(r)) for r in roots if r)
+    return tuple(Path(os.path.realpath(r)) for r in roots if r)
+
+
+def _installed(path: Path) -> bool:
+    """Whether ``path`` belongs to the interpreter or an installed package."""
+    return any(path.is_relative_to(root) for root in _install_roots())
