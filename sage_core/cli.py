@@ -25,11 +25,11 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
-from sage_core import environment
+from sage_core.api import environment
 from sage_core.errors import BackendUnavailableError
-from sage_core.progress import LiveProgress
+from sage_core.observe.progress import LiveProgress
 from sage_core.registry import available_backends, get_backend
-from sage_core.results import JobResult
+from sage_core.observe.results import JobResult
 
 
 def _flag_help_option(opt):

@@ -15,8 +15,9 @@ class BackendUnavailableError(SageError, ImportError):
     """A backend was asked for by name but cannot be loaded (missing extra, unknown name)."""
 
 
-class UnsupportedFeatureError(SageError, NotImplementedError):
-    """A backend cannot run a feature the pipeline uses."""
+class UnsupportedFeatureError(PipelineValidationError, NotImplementedError):
+    """A backend cannot run a feature the pipeline uses (e.g. a node type no runtime class
+    is registered for); raised before anything runs."""
 
 
 class ServiceError(SageError):
@@ -25,10 +26,6 @@ class ServiceError(SageError):
 
 class ServiceTimeoutError(ServiceError, TimeoutError):
     """A service call did not answer within its timeout."""
-
-
-class JobCancelledError(SageError):
-    """The job was cancelled before it finished."""
 
 
 class WorkerLostError(SageError):

@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import cloudpickle
 
 from sage_adapters.shipping import unpack
-from sage_core.runtime.backend import JobSpec
 from sage_core.runtime.instance import CallOutput, StageInstance
-from sage_core.services import ServiceClient
+from sage_core.runtime.services import ServiceClient
+from sage_core.runtime.session import JobSpec
 
 _INSTANCES: dict[tuple[str, int, int], StageInstance] = {}
 _PARTS: dict[tuple[str, str, int, int], list] = {}  # (job, call, route, target) -> records

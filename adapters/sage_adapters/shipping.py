@@ -31,7 +31,7 @@ import cloudpickle
 from pydantic import Field
 
 from sage_core.errors import PipelineValidationError
-from sage_core.runtime.backend import BackendOptions, JobSpec
+from sage_core.runtime.session import BackendOptions, JobSpec
 
 # SAGE's own packages must be installed on the workers (they run the job), so never by value.
 _OWN = ("sage_core", "sage_adapters", "sage_db", "sage_flow", "sage_recipes")

@@ -18,7 +18,7 @@ except ImportError as exc:  # pragma: no cover - only without a build
     )
     raise ImportError(msg) from exc
 
-from sage_flow.operator import AGGREGATES, WindowAggregate
+from sage_flow.aggregate import AGGREGATES, WindowAggregate
 from sage_flow.results import BatchOutcome, TopK, WindowReduceError, WindowResult
 from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
 

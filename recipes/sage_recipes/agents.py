@@ -39,7 +39,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sage_core.functions import MapFunction
+from sage_core.api.functions import MapFunction
 from sage_recipes.generation import OpenAIChatGenerator
 
 __all__ = ["AGENT_SYSTEM", "ReActAgent", "tool_schema"]

@@ -1,7 +1,7 @@
 """One model call per bundle: ``batch_map(stream, cls)`` is ``stream.map_batches(cls)``.
 
 The mechanism lives in the core (:class:`sage_core.BatchMapFunction`,
-:meth:`sage_core.datastream.DataStream.map_batches`); this module keeps the names the
+:meth:`sage_core.api.datastream.DataStream.map_batches`); this module keeps the names the
 recipes import.
 
 Example::
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sage_core.datastream import DataStream
-from sage_core.functions import BatchMapFunction
+from sage_core.api.datastream import DataStream
+from sage_core.api.functions import BatchMapFunction
 from sage_core.runtime.operators import BatchMapOperator
 
 __all__ = ["BatchMapFunction", "BatchMapOperator", "batch_map"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sage_core.functions import FlatMapFunction
+from sage_core.api.functions import FlatMapFunction
 
 __all__ = ["TextChunker"]
 

@@ -37,7 +37,7 @@ import os
 import time
 from typing import Any
 
-from sage_core.datastream import DataStream
+from sage_core.api.datastream import DataStream
 from sage_recipes.batching import BatchMapFunction, batch_map
 from sage_recipes.documents import FileInfo, read_document
 from sage_recipes.markdown_sections import MarkdownChunker

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from sage_core.functions import MapFunction
+from sage_core.api.functions import MapFunction
 
 __all__ = [
     "ANSWER_METRICS",

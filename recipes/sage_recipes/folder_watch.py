@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-from sage_core.functions import SourceFunction, StopSignal
+from sage_core.api.functions import SourceFunction, StopSignal
 from sage_recipes.document_index import delete_event, upsert_event
 from sage_recipes.documents import DEFAULT_PATTERNS, file_sha256, find_files
 

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_core.functions import FlatMapFunction
+from sage_core.api.functions import FlatMapFunction
 from sage_recipes.chunking import TextChunker
 
 __all__ = ["MarkdownChunker", "Section", "split_blocks", "split_sections"]

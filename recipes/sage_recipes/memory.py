@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from sage_core.functions import MapFunction
+from sage_core.api.functions import MapFunction
 from sage_recipes.embedding import encode_texts, load_sentence_transformer
 
 __all__ = ["ConversationMemory", "RecallMemory", "RememberTurns"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sage_core.functions import MapFunction
+from sage_core.api.functions import MapFunction
 
 __all__ = ["ChatPromptor", "QAPromptor", "format_context"]
 

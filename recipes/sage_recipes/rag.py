@@ -25,8 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 from sage_core import LocalEnvironment
-from sage_core.datastream import DataStream
-from sage_core.functions import FlatMapFunction
+from sage_core.api.datastream import DataStream
+from sage_core.api.functions import FlatMapFunction
 from sage_recipes.batching import BatchMapFunction, batch_map
 from sage_recipes.chunking import TextChunker
 from sage_recipes.generation import default_generator

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from sage_core.functions import MapFunction, SinkFunction
-from sage_core.sinks import write_batch
+from sage_core.api.functions import MapFunction, SinkFunction
+from sage_core.reliability.sinks import write_batch
 
 __all__ = ["SageDBRetriever", "SageDBWriter"]
 

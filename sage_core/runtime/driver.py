@@ -19,12 +19,12 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from sage_core.checkpoint import CheckpointConfig, Checkpoints
-from sage_core.config import EnvConfig
-from sage_core.logs import sage_logger
-from sage_core.results import DeadLetter, JobResult, OperatorMetrics
-from sage_core.runtime.backend import JobSpec, Session
+from sage_core.api.config import EnvConfig
+from sage_core.observe.logs import sage_logger
+from sage_core.observe.results import DeadLetter, JobResult, OperatorMetrics
+from sage_core.reliability.checkpoint import CheckpointConfig, Checkpoints
 from sage_core.runtime.instance import CallOutput
+from sage_core.runtime.session import JobSpec, Session
 
 log = sage_logger("sage.driver")
 

@@ -16,22 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sage_core import ir
-from sage_core.checkpoint import CheckpointError
-from sage_core.context import RuntimeContext
+from sage_core.api.context import RuntimeContext
 from sage_core.errors import OperatorError
-from sage_core.logs import redact
-from sage_core.results import DeadLetter, OperatorMetrics
-from sage_core.runtime import partition, plan
-from sage_core.runtime.operators import (
-    _SKIP,
-    Operator,
-    as_callable,
-    call_each,
-    instantiate,
-    operator_class,
-)
-from sage_core.runtime.sources import READERS, BatchReader, PollReader
-from sage_core.services import ServiceClient
+from sage_core.ir import plan
+from sage_core.observe.logs import redact
+from sage_core.observe.results import DeadLetter, OperatorMetrics
+from sage_core.reliability.checkpoint import CheckpointError
+from sage_core.runtime import partition
+from sage_core.runtime.lookup import runtime_class
+from sage_core.runtime.operators import _SKIP, Operator, as_callable, call_each, instantiate
+from sage_core.runtime.services import ServiceClient
+from sage_core.runtime.sources import BatchReader, PollReader
 
 
 class Part(NamedTuple):
@@ -89,9 +84,9 @@ class StageInstance:
     def open(self) -> None:
         nodes = self.stage.nodes
         if self.stage.is_source:
-            self.reader = READERS[nodes[0].kind](nodes[0], self._context(nodes[0]))
+            self.reader = runtime_class(nodes[0])(nodes[0], self._context(nodes[0]))
             nodes = nodes[1:]
-        self.ops = [operator_class(n)(n, self._context(n), self._fail) for n in nodes]
+        self.ops = [runtime_class(n)(n, self._context(n), self._fail) for n in nodes]
         for op in self.ops:
             op.ctx._dead_letter = op.dead_letter
         if self.reader is not None:
@@ -100,7 +95,7 @@ class StageInstance:
         # whether the records entering op i are (key, record) pairs; an inline keyby turns them so
         self._keyed_in = [self.stage.keyed]
         for n in nodes:
-            self._keyed_in.append(self._keyed_in[-1] or n.kind == ir.KEYBY)
+            self._keyed_in.append(self._keyed_in[-1] or isinstance(n, ir.KeyBy))
         if self.ops:
             self.ops[-1].side_ports = frozenset(r.port for r in self.stage.routes if r.port)
         for r in self.stage.routes:

@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sage_core.checkpoint import CheckpointError
 from sage_core.errors import PipelineValidationError
-from sage_core.logs import sage_logger
-from sage_core.metrics import to_prometheus
-from sage_core.restart import NoRestart, RestartStrategy
-from sage_core.results import JobResult, OperatorMetrics
+from sage_core.observe.logs import sage_logger
+from sage_core.observe.metrics import to_prometheus
+from sage_core.observe.results import JobResult, OperatorMetrics
+from sage_core.reliability.checkpoint import CheckpointError
+from sage_core.reliability.restart import NoRestart, RestartStrategy
 
 if TYPE_CHECKING:
     from sage_core.ir import Graph
@@ -126,7 +126,7 @@ class JobHandle:
         return self._driver.metrics()
 
     def prometheus(self) -> str:
-        """:meth:`metrics` in the Prometheus text format (see :mod:`sage_core.metrics`)."""
+        """:meth:`metrics` in the Prometheus text format (see :mod:`sage_core.observe.metrics`)."""
         return to_prometheus(self.name, self.metrics())
 
     def wait(self, timeout: float | None = None) -> JobResult:

@@ -1,8 +1,10 @@
-"""How each node kind runs over a bundle: one small class per kind, in ``OPERATORS``.
+"""How nodes run over a bundle: the ``Operator`` base, the per-record loop every record
+operator shares (``RecordOperator``), and the built-in operators made from it.
 
 An operator gets a list of records (or of ``(key, record)`` pairs when its stage is keyed)
 and returns the list it emits. A record that raises is handed to ``fail`` (dead letter, or
-an ``OperatorError`` in strict mode) and the rest of the bundle goes on.
+an ``OperatorError`` in strict mode) and the rest of the bundle goes on. Which operator
+runs which node type is decided in ``lookup.py``, not here.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ import functools
 import time
 from collections import deque
 from collections.abc import Callable
-from itertools import chain, compress
+from itertools import compress
 from typing import Any
 
 from sage_core import ir
-from sage_core.context import RuntimeContext
-from sage_core.functions import BaseFunction
-from sage_core.metrics import LatencyHistogram
-from sage_core.results import OperatorMetrics
+from sage_core.api.context import RuntimeContext
+from sage_core.api.functions import BaseFunction
+from sage_core.observe.metrics import LatencyHistogram
+from sage_core.observe.results import OperatorMetrics
 
 _SKIP = object()
 
@@ -95,8 +97,7 @@ class Operator:
         hook = getattr(self.obj, "finish_bundle", None) if self._is_object() else None
         overridden = hook is not None and getattr(type(self.obj), "finish_bundle", None) is not BaseFunction.finish_bundle
         self.finish_bundle: Callable[[], None] | None = hook if overridden else None
-        strategy = node.options.get("retry")
-        self.retry: Retry | None = None if strategy is None else self._retry
+        self.retry: Retry | None = None if node.retry is None else self._retry
         self._failure_times: deque[float] = deque(maxlen=1024)
         self._attempts = 1
 
@@ -122,7 +123,7 @@ class Operator:
     def _retry(self, fn: Callable[[Any], Any], record: Any, exc: BaseException) -> Any:
         """Call ``fn(record)`` again as the node's retry strategy allows; raise the last error
         when it gives up. Failure times are the operator's (for ``FailureRateRestart``)."""
-        strategy = self.node.options["retry"]
+        strategy = self.node.retry
         attempt = 0
         while True:
             attempt += 1
@@ -195,26 +196,148 @@ class Operator:
             closer()
 
 
-class MapOperator(Operator):
-    def __init__(self, *a):
+class RecordOperator(Operator):
+    """An operator that calls one function per record: the keyed loop, failure handling and
+    output shapes live here once; subclasses only say which function runs for each input
+    (:meth:`function`) and what its result means (``shape``).
+
+    Shapes: ``ONE`` (the result is the output), ``KEEP`` (the result says whether to keep
+    the record), ``MANY`` (the result is an iterable of outputs, or None), ``NONE`` (no
+    output), ``KEY`` (the result is the record's key: emit ``(key, record)``).
+    """
+
+    shape: str = "one"
+
+    def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        self.fn = as_callable(self.obj, self.node.function)
+        self._fns: dict[int, Callable[[Any], Any]] = {}
+        self._keyed_fns: dict[int, Callable[[Any], Any]] = {}
+
+    def function(self, input_index: int) -> Callable[[Any], Any]:
+        """The per-record function for input ``input_index``."""
+        assert self.node.function is not None
+        return as_callable(self.obj, self.node.function)
+
+    def _fn(self, input_index: int) -> Callable[[Any], Any]:
+        fn = self._fns.get(input_index)
+        if fn is None:
+            fn = self._fns[input_index] = self.function(input_index)
+        return fn
+
+    def _keyed_fn(self, input_index: int) -> Callable[[Any], Any]:
+        """The function over ``(key, record)`` pairs: sets ``ctx.current_key`` first."""
+        keyed = self._keyed_fns.get(input_index)
+        if keyed is None:
+            fn, ctx = self._fn(input_index), self.ctx
+
+            def keyed(pair: tuple) -> Any:
+                ctx.current_key = pair[0]
+                return fn(pair[1])
+
+            self._keyed_fns[input_index] = keyed
+        return keyed
 
     def run(self, items, input_index):
         before = self.errors
-        out = self.each(self.fn, items, self.fail, _SKIP)
-        return out if self.errors == before else [x for x in out if x is not _SKIP]
+        return self._outputs(items, self.each(self._fn(input_index), items, self.fail, _FILL[self.shape]), False, before)
 
     def run_keyed(self, pairs, input_index):
-        fn, ctx = self.fn, self.ctx
-
-        def keyed(pair):
-            ctx.current_key = pair[0]
-            return (pair[0], fn(pair[1]))
-
         before = self.errors
-        out = self.each(keyed, pairs, self.fail_keyed, _SKIP)
-        return out if self.errors == before else [x for x in out if x is not _SKIP]
+        return self._outputs(pairs, self.each(self._keyed_fn(input_index), pairs, self.fail_keyed, _FILL[self.shape]), True, before)
+
+    def _outputs(self, items: list, results: list, keyed: bool, errors_before: int) -> list:
+        """What the operator emits, from its inputs and the function's results (a failed
+        record's result is the shape's fill value; ``errors_before`` tells whether any failed)."""
+        shape, failed = self.shape, self.errors != errors_before
+        if shape == ONE:
+            if keyed:
+                return [(pair[0], r) for pair, r in zip(items, results) if r is not _SKIP]
+            return [r for r in results if r is not _SKIP] if failed else results
+        if shape == KEEP:
+            kept = list(compress(items, results))
+            self.filtered += len(items) - len(kept) - (self.errors - errors_before)
+            return kept
+        if shape == MANY:
+            if keyed:
+                return [(pair[0], out) for pair, outs in zip(items, results) if outs for out in outs]
+            return [out for outs in results if outs for out in outs]
+        if shape == KEY:
+            records = [pair[1] for pair in items] if keyed else items
+            return [(k, v) for k, v in zip(results, records) if k is not _SKIP] if failed else list(zip(results, records))
+        return []
+
+
+ONE, KEEP, MANY, NONE, KEY = "one", "keep", "many", "none", "key"
+_FILL = {ONE: _SKIP, KEEP: False, MANY: None, NONE: None, KEY: _SKIP}
+
+
+class MapOperator(RecordOperator):
+    shape = ONE
+
+
+class FilterOperator(RecordOperator):
+    shape = KEEP
+
+
+class SinkOperator(RecordOperator):
+    shape = NONE
+
+
+class KeyByOperator(RecordOperator):
+    """A keyby run inline (between single-instance operators): records become ``(key, record)``."""
+
+    shape = KEY
+
+    def run_keyed(self, pairs, input_index):
+        before = self.errors
+        return self._outputs(pairs, self.each(self._fn(input_index), [p[1] for p in pairs], self.fail, _SKIP), True, before)
+
+
+class FlatMapOperator(RecordOperator):
+    """Any number of outputs: the function's iterable, plus what a class ``collect``-ed."""
+
+    shape = MANY
+
+    def function(self, input_index):
+        fn = super().function(input_index)
+        obj = self.obj if self.node.function.is_class else None  # type: ignore[union-attr]
+
+        def expand(record: Any) -> list:
+            if obj is not None:
+                obj._collected = None
+            try:
+                returned = fn(record)
+                out = list(returned) if returned is not None else []
+            finally:
+                if obj is not None and obj._collected:
+                    out = obj._collected + out if returned is not None else obj._collected
+                    obj._collected = None
+            return out
+
+        return expand
+
+
+class CoMapOperator(RecordOperator):
+    """One function per input: ``CoMapFunction.map<i>`` or the i-th of several callables."""
+
+    shape = ONE
+
+    def function(self, input_index):
+        spec = self.node.function
+        assert spec is not None
+        if spec.is_class:
+            return functools.partial(self.obj.execute, input_index=input_index)  # type: ignore[union-attr]
+        return spec.target[input_index]
+
+
+class JoinOperator(RecordOperator):
+    """Keyed two-input join: ``JoinFunction.execute(payload, key, tag)`` per record."""
+
+    shape = MANY
+
+    def function(self, input_index):
+        execute, ctx = self.obj.execute, self.ctx  # type: ignore[union-attr]
+        return lambda payload: execute(payload, ctx.current_key, input_index)
 
 
 class BatchMapOperator(Operator):
@@ -227,7 +350,7 @@ class BatchMapOperator(Operator):
 
     def __init__(self, *a: Any) -> None:
         super().__init__(*a)
-        self.max_batch = int(self.node.options.get("max_batch") or 0)
+        self.max_batch = int(getattr(self.node, "max_batch", None) or 0)
 
     def run(self, items, input_index):
         return self._run(items, items, self.fail)
@@ -271,138 +394,6 @@ class BatchMapOperator(Operator):
         return outs
 
 
-class FilterOperator(MapOperator):
-    def run(self, items, input_index):
-        before = self.errors
-        return self._keep(items, self.each(self.fn, items, self.fail, False), before)
-
-    def run_keyed(self, pairs, input_index):
-        fn, ctx = self.fn, self.ctx
-
-        def keyed(pair):
-            ctx.current_key = pair[0]
-            return fn(pair[1])
-
-        before = self.errors
-        return self._keep(pairs, self.each(keyed, pairs, self.fail_keyed, False), before)
-
-    def _keep(self, items: list, verdicts: list, errors_before: int) -> list:
-        """Items whose verdict is true; the rest were rejected, or failed (dead letters)."""
-        kept = list(compress(items, verdicts))
-        self.filtered += len(items) - len(kept) - (self.errors - errors_before)
-        return kept
-
-
-class FlatMapOperator(Operator):
-    def __init__(self, *a):
-        super().__init__(*a)
-        fn = as_callable(self.obj, self.node.function)
-        obj = self.obj if self.node.function.is_class else None
-
-        def expand(record):
-            if obj is not None:
-                obj._collected = None
-            try:
-                returned = fn(record)
-                out = list(returned) if returned is not None else []
-            finally:
-                if obj is not None and obj._collected:
-                    out = obj._collected + out if returned is not None else obj._collected
-                    obj._collected = None
-            return out
-
-        self.expand = expand
-
-    def run(self, items, input_index):
-        return list(chain.from_iterable(self.each(self.expand, items, self.fail, ())))
-
-    def run_keyed(self, pairs, input_index):
-        expand, ctx = self.expand, self.ctx
-
-        def keyed(pair):
-            ctx.current_key = key = pair[0]
-            return [(key, r) for r in expand(pair[1])]
-
-        return list(chain.from_iterable(self.each(keyed, pairs, self.fail_keyed, ())))
-
-
-class SinkOperator(MapOperator):
-    def run(self, items, input_index):
-        self.each(self.fn, items, self.fail, None)
-        return []
-
-    def run_keyed(self, pairs, input_index):
-        fn, ctx = self.fn, self.ctx
-
-        def keyed(pair):
-            ctx.current_key = pair[0]
-            fn(pair[1])
-
-        self.each(keyed, pairs, self.fail_keyed, None)
-        return []
-
-
-class CoMapOperator(Operator):
-    """One function per input: ``CoMapFunction.map<i>`` or the i-th of several callables."""
-
-    def __init__(self, *a):
-        super().__init__(*a)
-        spec = self.node.function
-        n = self.node.options["arity"]
-        if spec.is_class:
-            self.fns = [functools.partial(self.obj.execute, input_index=i) for i in range(n)]
-        else:
-            self.fns = list(spec.target)
-
-    def run(self, items, input_index):
-        before = self.errors
-        out = self.each(self.fns[input_index], items, self.fail, _SKIP)
-        return out if self.errors == before else [x for x in out if x is not _SKIP]
-
-    def run_keyed(self, pairs, input_index):
-        fn, ctx = self.fns[input_index], self.ctx
-
-        def keyed(pair):
-            ctx.current_key = pair[0]
-            return (pair[0], fn(pair[1]))
-
-        before = self.errors
-        out = self.each(keyed, pairs, self.fail_keyed, _SKIP)
-        return out if self.errors == before else [x for x in out if x is not _SKIP]
-
-
-class JoinOperator(Operator):
-    """Keyed two-input join: ``JoinFunction.execute(payload, key, tag)`` per record."""
-
-    def run_keyed(self, pairs, input_index):
-        execute, ctx = self.obj.execute, self.ctx
-
-        def keyed(pair):
-            ctx.current_key = key = pair[0]
-            emitted = execute(pair[1], key, input_index)
-            return [] if emitted is None else [(key, r) for r in emitted]
-
-        return list(chain.from_iterable(self.each(keyed, pairs, self.fail_keyed, ())))
-
-
-class KeyByOperator(Operator):
-    """A keyby run inline (between single-instance operators): records become ``(key, record)``."""
-
-    def __init__(self, *a):
-        super().__init__(*a)
-        self.fn = as_callable(self.obj, self.node.function)
-
-    def run(self, items, input_index):
-        before = self.errors
-        keys = self.each(self.fn, items, self.fail, _SKIP)
-        if self.errors == before:
-            return list(zip(keys, items))
-        return [(k, v) for k, v in zip(keys, items) if k is not _SKIP]
-
-    def run_keyed(self, pairs, input_index):
-        return self.run([pair[1] for pair in pairs], input_index)
-
-
 class PassOperator(Operator):
     """The head of a feedback loop (``from_future``): passes records through."""
 
@@ -410,21 +401,3 @@ class PassOperator(Operator):
         return items
 
     run_keyed = run
-
-
-OPERATORS: dict[str, type[Operator]] = {
-    ir.MAP: MapOperator,
-    ir.FILTER: FilterOperator,
-    ir.FLATMAP: FlatMapOperator,
-    ir.SINK: SinkOperator,
-    ir.COMAP: CoMapOperator,
-    ir.JOIN: JoinOperator,
-    ir.FUTURE: PassOperator,
-    ir.KEYBY: KeyByOperator,
-}
-
-
-
-def operator_class(node: ir.Node) -> type[Operator]:
-    """The class that runs ``node``: an extension node names its own in ``options['operator']``."""
-    return node.options.get("operator") or OPERATORS[node.kind]

@@ -11,8 +11,8 @@ from itertools import islice
 from typing import Any
 
 from sage_core import ir
-from sage_core.context import RuntimeContext
-from sage_core.functions import StopSignal
+from sage_core.api.context import RuntimeContext
+from sage_core.api.functions import StopSignal
 from sage_core.runtime.operators import instantiate
 
 
@@ -73,6 +73,3 @@ class PollReader:
                 break
         self.position += len(items)
         return items, done
-
-
-READERS: dict[str, type[BatchReader] | type[PollReader]] = {ir.SOURCE_BATCH: BatchReader, ir.SOURCE_POLL: PollReader}

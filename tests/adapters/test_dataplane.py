@@ -8,9 +8,9 @@ import time
 from collections import defaultdict
 
 from sage_core import LocalEnvironment
+from sage_core.api.testing import wait_for
 from sage_core.runtime.driver import Driver
 from sage_core.runtime.instance import CallOutput
-from sage_core.testing import wait_for
 from tests import pipelines as p
 from tests.conftest import selected_backends
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from sage_core import LocalEnvironment
-from sage_core.testing import assert_that, equal_to
+from sage_core.api.testing import assert_that, equal_to
 from tests import pipelines as p
 
 
@@ -49,7 +49,7 @@ def test_hello_pipeline(backend):
 def test_sources_batch_function_generator_and_collection(backend):
     env = LocalEnvironment("sources")
     assert_that(env.from_batch(p.Countdown, 4), equal_to([3, 2, 1, 0]))
-    assert_that(env.from_collection((1, 2)), equal_to([1, 2]))
+    assert_that(env.from_batch((1, 2)), equal_to([1, 2]))
     assert_that(env.from_batch(range(3)), equal_to([0, 1, 2]))
     run(env, backend)
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from sage_core import LocalEnvironment, OperatorError
-from sage_core.testing import assert_that, equal_to, wait_for
+from sage_core.api.testing import assert_that, equal_to, wait_for
 from tests import pipelines as p
 
 

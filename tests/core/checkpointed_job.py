@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from sage_core import LocalEnvironment
-from sage_core.sinks import JsonlSink
+from sage_core.reliability.sinks import JsonlSink
 from tests.pipelines import ClickEvents, RunningCount
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sage_core.progress import compact_count
+from sage_core.observe.progress import compact_count
 from sage_core.registry import available_backends
 
 ROOT = Path(__file__).parents[2]

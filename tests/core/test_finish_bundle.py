@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from sage_core import LocalEnvironment, OperatorError, SinkFunction
-from sage_core.sinks import JsonlSink
-from sage_core.testing import wait_for
+from sage_core.api.testing import wait_for
+from sage_core.reliability.sinks import JsonlSink
 from sage_recipes.io import SQLiteSink
 from tests import pipelines as p
 

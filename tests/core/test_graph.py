@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sage_core import LocalEnvironment
-from sage_core.runtime.plan import FORWARD, HASH, REBALANCE, build_plan
+from sage_core.ir.plan import FORWARD, HASH, REBALANCE, build_plan
 from tests import pipelines as p
 
 

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sage_core import LocalEnvironment, MapFunction
-from sage_core.logs import configure_logging, redact
-from sage_core.metrics import serve_metrics
+from sage_core.observe.logs import configure_logging, redact
+from sage_core.observe.metrics import serve_metrics
 from tests import pipelines as p
 
 SECRET = "sk-test-0123456789abcdefXYZ"

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from sage_core import LocalEnvironment
+from sage_core.api.testing import assert_that, equal_to, multiset_diff
 from sage_core.runtime.partition import stable_hash
-from sage_core.testing import assert_that, equal_to, multiset_diff
 from tests import pipelines as p
 
 

@@ -13,7 +13,7 @@ from sage_core import (
     PipelineValidationError,
     SinkFunction,
 )
-from sage_core.validate import validate
+from sage_core.ir.validate import validate
 from tests import pipelines as p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sage_core.testing import wait_for  # noqa: F401 - the kb tests import it from here
+from sage_core.api.testing import wait_for  # noqa: F401 - the kb tests import it from here
 
 RAY = """# Running on Ray
 

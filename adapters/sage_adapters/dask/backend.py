@@ -22,11 +22,11 @@ from distributed import Client, LocalCluster
 from pydantic import Field
 
 from sage_adapters import hosting
-from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
+from sage_adapters.services import RemoteServices, ServiceActor
+from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules
 from sage_core.errors import WorkerLostError
-from sage_core.runtime.backend import Backend, JobSpec, Session
 from sage_core.runtime.instance import CallOutput, Part
-from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
+from sage_core.runtime.session import Backend, JobSpec, Session
 
 
 class DaskOptions(ShippingOptions):
@@ -69,60 +69,23 @@ def _close_local_clusters() -> None:
     _local.clear()
 
 
-class ServiceActor:
-    """Hosts one service on a Dask worker."""
-
-    def __init__(self, packed: ServiceSpec | bytes):
-        spec: ServiceSpec = unpack(packed)
-        self.name = spec.name
-        self.service = spec.instantiate()
-        call_hook(self.service, "setup")
-        call_hook(self.service, "start")
-
-    def call(self, method: str | None, args: tuple, kwargs: dict) -> Any:
-        return resolve_method(self.service, self.name, method)(*args, **kwargs)
-
-    def hook(self, name: str) -> Any:
-        return call_hook(self.service, name)
-
-
-class DaskServiceClient:
-    """Reaches service actors from any worker (pickles with its actor proxies)."""
+class DaskServiceClient(RemoteServices):
+    """Service calls through Dask actor proxies."""
 
     def __init__(self, actors: dict[str, Any]):
-        self.actors = actors
+        super().__init__(actors)
         self._pool: ThreadPoolExecutor | None = None
 
-    def __getstate__(self):
-        return {"actors": self.actors}
+    def _start(self, actor, method, args, kwargs):
+        return actor.call(method, args, kwargs)
 
-    def __setstate__(self, state):
-        self.actors = state["actors"]
-        self._pool = None
+    def _result(self, handle, timeout):
+        return handle.result(timeout=timeout)
 
-    def _actor(self, name: str):
-        from sage_core.errors import ServiceError
-
-        actor = self.actors.get(name)
-        if actor is None:
-            msg = f"no service named {name!r} is registered (registered: {', '.join(sorted(self.actors)) or 'none'})"
-            raise ServiceError(msg)
-        return actor
-
-    def call(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Any:
-        future = self._actor(name).call(method, args, kwargs)
-        try:
-            return future.result(timeout=timeout)
-        except TimeoutError:
-            raise timeout_error(name, method, timeout) from None
-
-    def call_async(
-        self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float
-    ) -> Future:
+    def _future(self, handle) -> Future:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(4, thread_name_prefix="sage-dask-service")
-        actor_future = self._actor(name).call(method, args, kwargs)
-        return _with_timeout(self._pool.submit(actor_future.result), name, method, timeout)
+        return self._pool.submit(handle.result)
 
 
 class DaskSession(Session):

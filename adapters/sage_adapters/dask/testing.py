@@ -20,7 +20,7 @@ from pathlib import Path
 
 from distributed import Client
 
-from sage_core.testing import free_port
+from sage_core.api.testing import free_port
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sage_core.datastream import DataStream
+from sage_core.api.datastream import DataStream
 from sage_recipes.batching import BatchMapFunction, batch_map
 
 __all__ = ["RunnableMap", "runnable_map"]

@@ -27,7 +27,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from sage_core import LocalEnvironment
-from sage_core.datastream import DataStream
+from sage_core.api.datastream import DataStream
 
 __all__ = ["PipelineRunnable", "as_runnable"]
 

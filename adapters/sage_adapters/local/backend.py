@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
-from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
 from sage_core.runtime.instance import CallOutput, StageInstance
-from sage_core.services import LocalServiceHost
+from sage_core.runtime.services import LocalServiceHost
+from sage_core.runtime.session import Backend, BackendOptions, JobSpec, Session
 
 
 class LocalOptions(BackendOptions):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -15,11 +16,10 @@ from pydantic import Field
 
 from sage_adapters import hosting
 from sage_adapters.prefect.server import ensure_server
-from sage_core.results import JobResult
-from sage_core.runtime.backend import Backend, BackendOptions, JobSpec, Session
-from sage_core.runtime.driver import Driver
+from sage_core.observe.results import JobResult
 from sage_core.runtime.instance import CallOutput
-from sage_core.services import LocalServiceHost
+from sage_core.runtime.services import LocalServiceHost
+from sage_core.runtime.session import Backend, BackendOptions, JobSpec, Session
 
 # Set while a SAGE flow body runs, so a job submitted there uses that flow run.
 _inside_sage_flow: ContextVar[bool] = ContextVar("sage_inside_flow", default=False)
@@ -104,25 +104,25 @@ class PrefectBackend(Backend):
     def open_session(self) -> PrefectSession:
         return PrefectSession(self.options)
 
-    def run(self, driver: Driver) -> JobResult:
-        """Run the driver inside a flow run (a subflow when called inside another flow)."""
+    def run(self, job: JobSpec, run: Callable[[], JobResult]) -> JobResult:
+        """Run the job inside a flow run (a subflow when called inside another flow)."""
         if _inside_sage_flow.get() and FlowRunContext.get() is not None:
-            return _run_here(driver)
+            return _run_here(run)
         ensure_server()  # where Prefect would start its own temporary server (see server.py)
-        workers = self.options.max_workers or sum(s.parallelism for s in driver.stages)
-        name = self.options.flow_name or driver.job.name
+        workers = self.options.max_workers or sum(s.parallelism for s in job.plan.stages)
+        name = self.options.flow_name or job.name
 
         runner: ThreadPoolTaskRunner = ThreadPoolTaskRunner(max_workers=workers)
 
         @flow(name=name, task_runner=runner, validate_parameters=False, persist_result=False)  # type: ignore[arg-type]
         def sage_job() -> JobResult:
-            return _run_here(driver)
+            return _run_here(run)
 
         return sage_job()
 
 
-def _run_here(driver: Driver) -> JobResult:
-    result = driver.run()
+def _run_here(run: Callable[[], JobResult]) -> JobResult:
+    result = run()
     context = FlowRunContext.get()
     if context is not None and context.flow_run is not None:
         result.details["flow_run_id"] = str(context.flow_run.id)

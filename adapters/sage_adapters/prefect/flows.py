@@ -23,9 +23,9 @@ from prefect import Flow, flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sage_adapters.prefect.backend import _inside_sage_flow
-from sage_core.environment import Environment
+from sage_core.api.environment import Environment
 from sage_core.errors import PipelineValidationError
-from sage_core.results import JobResult
+from sage_core.observe.results import JobResult
 
 
 def as_prefect_flow(

@@ -18,11 +18,10 @@ from pydantic import Field
 
 from sage_adapters import hosting
 from sage_adapters.lifetime import reap_new_children
-from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules, unpack
-from sage_core.errors import ServiceError
-from sage_core.runtime.backend import Backend, JobSpec, Session
+from sage_adapters.services import RemoteServices, ServiceActor
+from sage_adapters.shipping import ShippedJob, ShippingOptions, missing_modules
 from sage_core.runtime.instance import CallOutput
-from sage_core.services import ServiceSpec, _with_timeout, call_hook, resolve_method, timeout_error
+from sage_core.runtime.session import Backend, JobSpec, Session
 
 
 class RayOptions(ShippingOptions):
@@ -82,50 +81,26 @@ class InstanceHost:
         return hosting.drop(job_id)
 
 
-@ray.remote
-class ServiceActor:
-    """Hosts one service; Ray runs its calls one at a time."""
-
-    def __init__(self, packed: ServiceSpec | bytes):
-        spec: ServiceSpec = unpack(packed)
-        self.name = spec.name
-        self.service = spec.instantiate()
-        call_hook(self.service, "setup")
-        call_hook(self.service, "start")
-
-    def call(self, method: str | None, args: tuple, kwargs: dict) -> Any:
-        return resolve_method(self.service, self.name, method)(*args, **kwargs)
-
-    def hook(self, name: str) -> Any:
-        return call_hook(self.service, name)
+_RemoteServiceActor = ray.remote(ServiceActor)  # Ray runs its calls one at a time
 
 
-class RayServiceClient:
-    """Reaches service actors from any Ray worker (actor handles pickle)."""
+class RayServiceClient(RemoteServices):
+    """Service calls through Ray actor handles."""
 
-    def __init__(self, actors: dict[str, Any]):
-        self.actors = actors
+    def _start(self, actor, method, args, kwargs):
+        return actor.call.remote(method, args, kwargs)
 
-    def _actor(self, name: str):
-        actor = self.actors.get(name)
-        if actor is None:
-            msg = f"no service named {name!r} is registered (registered: {', '.join(sorted(self.actors)) or 'none'})"
-            raise ServiceError(msg)
-        return actor
-
-    def call(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Any:
-        ref = self._actor(name).call.remote(method, args, kwargs)
+    def _result(self, handle, timeout):
         try:
-            return ray.get(ref, timeout=timeout)
+            return ray.get(handle, timeout=timeout)
         except ray.exceptions.GetTimeoutError:
-            ray.cancel(ref)
-            raise timeout_error(name, method, timeout) from None
+            ray.cancel(handle)
+            raise TimeoutError from None
         except ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
 
-    def call_async(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Future:
-        ref = self._actor(name).call.remote(method, args, kwargs)
-        return _with_timeout(ref.future(), name, method, timeout)
+    def _future(self, handle) -> Future:
+        return handle.future()
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -161,7 +136,7 @@ class RaySession(Session):
             )
         shipped = ShippedJob(job, self.options.ship_modules, self._missing_on_workers, "ray")
         for spec in job.services:
-            self.service_actors[spec.name] = ServiceActor.options(  # type: ignore[attr-defined]
+            self.service_actors[spec.name] = _RemoteServiceActor.options(  # type: ignore[attr-defined]
                 name=f"sage:{job.name}:service:{spec.name}:{self.job_id}", max_concurrency=1
             ).remote(shipped.services[spec.name])
         services = RayServiceClient(self.service_actors)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sage_core.testing import free_port
+from sage_core.api.testing import free_port
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 | :class:`TextFileSource`, :class:`JsonlSource`, :class:`CsvSource` | ``files`` | bounded sources, ``env.from_batch(cls, paths)`` |
 | :class:`HttpJsonSource` | ``api`` | a paginated JSON API, ``env.from_source(cls, url)`` |
 | :class:`TerminalSink` | ``terminal`` | one line per record |
-| :class:`JsonlSink` | ``sage_core.sinks`` | JSON Lines, exactly once with checkpoints |
+| :class:`JsonlSink` | ``sage_core.reliability.sinks`` | JSON Lines, exactly once with checkpoints |
 | :class:`SQLiteSink` | ``database`` | idempotent upserts into SQLite or any DB-API database |
 
 Every source keeps its position in checkpoints; every sink takes records from any backend.
@@ -20,7 +20,7 @@ Example::
     records.sink(JsonlSink, "copy.jsonl")
 """
 
-from sage_core.sinks import JsonlSink
+from sage_core.reliability.sinks import JsonlSink
 from sage_recipes.io.api import HttpJsonSource
 from sage_recipes.io.database import SQLiteSink
 from sage_recipes.io.files import CsvSource, JsonlSource, TextFileSource

@@ -1,6 +1,6 @@
 """An HTTP source: GET a JSON API page by page (next link, cursor or ``Link`` header).
 
-:class:`HttpJsonSource` is a :class:`~sage_core.functions.SourceFunction` for
+:class:`HttpJsonSource` is a :class:`~sage_core.api.functions.SourceFunction` for
 ``env.from_source(HttpJsonSource, url, ...)``. It requests ``url`` with httpx, takes the
 records from the JSON body (``items_key``, a dotted path; ``None`` when the body is the
 list itself), and finds the next page in one of three ways:
@@ -33,7 +33,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sage_core.functions import SourceFunction, StopSignal
+from sage_core.api.functions import SourceFunction, StopSignal
 
 __all__ = ["HttpJsonSource", "dig"]
 

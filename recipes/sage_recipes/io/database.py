@@ -39,8 +39,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from sage_core.functions import SinkFunction
-from sage_core.sinks import write_batch
+from sage_core.api.functions import SinkFunction
+from sage_core.reliability.sinks import write_batch
 
 __all__ = ["SQLiteSink"]
 

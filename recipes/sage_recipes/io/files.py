@@ -1,6 +1,6 @@
 """File sources: text (a record per line or per file), JSON Lines and CSV.
 
-Each is a :class:`~sage_core.functions.BatchFunction` (a bounded source) for
+Each is a :class:`~sage_core.api.functions.BatchFunction` (a bounded source) for
 ``env.from_batch(cls, paths, ...)``. ``paths`` is a path, a glob pattern (``"logs/*.txt"``,
 ``"data/**/*.jsonl"``) or a list of them; files are read in sorted order. The position
 (file, byte offset, record number) is part of every checkpoint, so a resumed job goes on
@@ -40,7 +40,7 @@ import json
 import os
 from typing import IO, Any
 
-from sage_core.functions import BatchFunction
+from sage_core.api.functions import BatchFunction
 
 __all__ = ["CsvSource", "JsonlSource", "TextFileSource", "expand_paths"]
 

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from sage_core.functions import SinkFunction
+from sage_core.api.functions import SinkFunction
 
 __all__ = ["TerminalSink"]
 

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 if TYPE_CHECKING:
-    from sage_core.results import OperatorMetrics
+    from sage_core.observe.results import OperatorMetrics
 
 __all__ = ["LATENCY_BOUNDS", "LatencyHistogram", "serve_metrics", "to_prometheus"]
 

@@ -25,7 +25,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from sage_core import ir
-from sage_core.results import OperatorMetrics
+from sage_core.observe.results import OperatorMetrics
+
+_SOURCE_KINDS = frozenset({ir.BatchSource.kind, ir.PollSource.kind})
 
 __all__ = ["LiveProgress", "compact_count", "metrics_table", "source_totals"]
 
@@ -35,7 +37,7 @@ def source_totals(graph: ir.Graph) -> dict[str, int]:
     totals = {}
     for node in graph.nodes:
         spec = node.function
-        if node.kind == ir.SOURCE_BATCH and spec is not None and not spec.is_class:
+        if isinstance(node, ir.BatchSource) and spec is not None and not spec.is_class:
             try:
                 totals[node.name] = len(spec.target)
             except TypeError:
@@ -70,7 +72,7 @@ def metrics_table(
     for column in [*columns, "progress"] if totals else columns:
         table.add_column(column, justify="left" if column in ("operator", "progress") else "right", no_wrap=True)
     for name, m in metrics.items():
-        done = m.records_out if m.kind in ir.SOURCE_KINDS else m.records_in
+        done = m.records_out if m.kind in _SOURCE_KINDS else m.records_in
         p95 = m.latency.quantile(0.95)
         total = totals.get(name)
         bar: Any = ""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from sage_core.functions import SinkFunction
+from sage_core.api.functions import SinkFunction
 
 __all__ = ["JsonlSink", "write_batch"]
 

@@ -2,7 +2,7 @@
 
 Each class has one ``execute`` method. SAGE instantiates a class once per parallel instance
 (with the ``*args, **kwargs`` given to the operator) on the worker that runs it, sets
-``self.ctx`` (a :class:`~sage_core.context.RuntimeContext`), then calls ``open()``, then
+``self.ctx`` (a :class:`~sage_core.api.context.RuntimeContext`), then calls ``open()``, then
 ``execute`` for every record (and ``finish_bundle()`` after each bundle of them), then
 ``close()`` when the stream ends.
 
@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sage_core.context import RuntimeContext
+    from sage_core.api.context import RuntimeContext
 
 
 class StopSignal:

@@ -3,7 +3,7 @@
 Example::
 
     from sage_core import LocalEnvironment
-    from sage_core.testing import assert_that, equal_to
+    from sage_core.api.testing import assert_that, equal_to
 
     env = LocalEnvironment("t")
     doubled = env.from_batch([1, 2, 3]).map(lambda x: x * 2)
@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sage_core.datastream import DataStream
-from sage_core.functions import CollectSink
+from sage_core.api.datastream import DataStream
+from sage_core.api.functions import CollectSink
 
 _labels = itertools.count()
 

@@ -28,7 +28,7 @@ class Route:
     target: int
     input_index: int
     partition: str
-    keyby: ir.Node | None = None  # the keyby node whose selector computes the key
+    keyby: ir.KeyBy | None = None  # the keyby node whose selector computes the key
     feedback: bool = False
     port: str | None = None  # which output of the stage's last operator (None: main)
 
@@ -49,7 +49,7 @@ class Stage:
 
     @property
     def is_source(self) -> bool:
-        return self.head.kind in ir.SOURCE_KINDS
+        return self.head.is_source
 
     @property
     def name(self) -> str:
@@ -82,32 +82,32 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
 
     def local_keyby(k: ir.Node) -> bool:
         """A hash keyby between two single-instance operators needs no routing: run it inline."""
-        if k.kind != ir.KEYBY or k.options.get("strategy") != HASH or len(consumers[k.id]) != 1:
+        if not isinstance(k, ir.KeyBy) or k.strategy != HASH or len(consumers[k.id]) != 1:
             return False
         edge = k.inputs[0]
         up, down = nodes[edge.source], consumers[k.id][0][0]
         return (
             not edge.feedback
             and edge.port is None
-            and up.kind not in (ir.KEYBY, ir.SINK)
+            and not isinstance(up, (ir.KeyBy, ir.Sink))
             and len(consumers[up.id]) == 1
             and up.parallelism == down.parallelism == 1
             and len(down.inputs) == 1
         )
 
     def fuses_into_upstream(n: ir.Node) -> bool:
-        if n.kind in ir.SOURCE_KINDS or len(n.inputs) != 1:
+        if n.is_source or len(n.inputs) != 1:
             return False
-        if n.kind == ir.KEYBY:
+        if isinstance(n, ir.KeyBy):
             return local_keyby(n)
         edge = n.inputs[0]
         up = nodes[edge.source]
-        if up.kind == ir.KEYBY:
+        if isinstance(up, ir.KeyBy):
             return local_keyby(up)
         return (
             not edge.feedback
             and edge.port is None
-            and up.kind != ir.SINK
+            and not isinstance(up, ir.Sink)
             and len(consumers[up.id]) == 1
             and up.parallelism == n.parallelism
         )
@@ -116,7 +116,7 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
     stage_of: dict[int, int] = {}
     chains: list[list[ir.Node]] = []
     for n in nodes:
-        if n.kind == ir.KEYBY or fuses_into_upstream(n):  # routed keyby nodes live on routes
+        if isinstance(n, ir.KeyBy) or fuses_into_upstream(n):  # routed keyby nodes live on routes
             continue
         chain = [n]
         while True:
@@ -129,10 +129,10 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
             stage_of[c.id] = len(chains)
         chains.append(chain)
 
-    def origin(node_id: int) -> tuple[int, ir.Node | None]:
+    def origin(node_id: int) -> tuple[int, ir.KeyBy | None]:
         """The stage that emits into this node id, and the keyby on the way (if any)."""
         node = nodes[node_id]
-        if node.kind == ir.KEYBY:
+        if isinstance(node, ir.KeyBy):
             return stage_of[node.inputs[0].source], node
         return stage_of[node_id], None
 
@@ -142,14 +142,14 @@ def build_plan(graph: ir.Graph) -> PhysicalPlan:
     keyed: dict[int, bool] = {}
     for sid, chain in enumerate(chains):
         head = chain[0]
-        keyed_inputs = [nodes[e.source].kind == ir.KEYBY for e in head.inputs]
+        keyed_inputs = [isinstance(nodes[e.source], ir.KeyBy) for e in head.inputs]
         keyed[sid] = bool(keyed_inputs) and all(keyed_inputs)
         for e in head.inputs:
             src_stage, keyby = origin(e.source)
             feedback = e.feedback or (keyby is not None and keyby.inputs[0].feedback)
             port = e.port if keyby is None else keyby.inputs[0].port
             if keyby is not None:
-                partition = keyby.options.get("strategy", HASH)
+                partition = keyby.strategy
             elif chains[src_stage][-1].parallelism == head.parallelism:
                 partition = FORWARD
             else:

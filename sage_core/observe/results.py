@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sage_core.metrics import LatencyHistogram, to_prometheus
+from sage_core.observe.metrics import LatencyHistogram, to_prometheus
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class JobResult:
         return {name: n for name, m in self.metrics.items() if (n := m.unaccounted() or 0)}
 
     def prometheus(self) -> str:
-        """The metrics in the Prometheus text format (see :mod:`sage_core.metrics`)."""
+        """The metrics in the Prometheus text format (see :mod:`sage_core.observe.metrics`)."""
         return to_prometheus(self.name, self.metrics)
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,14 +3,14 @@
 How a checkpoint is taken: the driver stops pulling from sources, lets every record in
 flight drain (so no record is half-way between operators), asks every instance for its
 state (source position, keyed state, window state, a function's own ``snapshot()``), and
-writes one blob through a :mod:`~sage_core.storage`. Then the sources go on. A job submitted
+writes one blob through a :mod:`~sage_core.reliability.storage`. Then the sources go on. A job submitted
 again with the same name finds the newest checkpoint and resumes from it; a job that
 completes deletes its checkpoints.
 
 Guarantees: records collected with ``collect()`` and dead letters are part of the checkpoint,
 so a resumed job returns each exactly once. Other sinks see the records after the last
 checkpoint again (at-least-once), unless they save their own position in ``snapshot()`` and
-roll back to it in ``restore()`` (exactly-once, see :class:`sage_core.sinks.JsonlSink`).
+roll back to it in ``restore()`` (exactly-once, see :class:`sage_core.reliability.sinks.JsonlSink`).
 
 Checkpoints are pickled: load only checkpoints your own jobs wrote. Each carries a
 SHA-256 of its payload, checked before unpickling, so a damaged file is never loaded. When the
@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sage_core import ir
 from sage_core.errors import SageError
-from sage_core.storage import Storage, storage_from
+from sage_core.reliability.storage import Storage, storage_from
 
 __all__ = ["CheckpointConfig", "CheckpointError", "Checkpoints"]
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sage_core.logs import operator_logger
+from sage_core.observe.logs import operator_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import Future
 
-    from sage_core.services import ServiceClient
+    from sage_core.runtime.services import ServiceClient
 
 
 class UserMetrics:

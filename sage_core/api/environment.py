@@ -2,9 +2,9 @@
 
 Example::
 
-    from sage_core import LocalEnvironment
+    from sage_core import Environment
 
-    env = LocalEnvironment("hello")
+    env = Environment("hello")
     env.from_batch(["a", "b", "c"]).map(str.upper).print()
     result = env.submit()            # blocks until drained (autostop=True)
     result = env.submit(backend="dask", address="tcp://10.0.0.5:8786")  # same graph elsewhere
@@ -14,25 +14,27 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sage_core import ir
-from sage_core.checkpoint import CheckpointConfig
-from sage_core.config import EnvConfig
-from sage_core.datastream import DataStream
+from sage_core.api.config import EnvConfig
+from sage_core.api.datastream import DataStream
+from sage_core.api.functions import BatchFunction, SourceFunction
 from sage_core.errors import PipelineValidationError
-from sage_core.functions import BatchFunction, SourceFunction
+from sage_core.ir.plan import PhysicalPlan, build_plan
+from sage_core.ir.validate import validate
+from sage_core.observe.results import JobResult
 from sage_core.registry import get_backend
-from sage_core.restart import NoRestart, RestartStrategy
-from sage_core.results import JobResult
-from sage_core.runtime.backend import JobSpec
+from sage_core.reliability.checkpoint import CheckpointConfig
+from sage_core.reliability.restart import NoRestart, RestartStrategy
 from sage_core.runtime.driver import Driver
 from sage_core.runtime.instance import InstanceConfig
 from sage_core.runtime.job import JobHandle
-from sage_core.runtime.plan import PhysicalPlan, build_plan
-from sage_core.services import ServiceSpec
-from sage_core.validate import validate
+from sage_core.runtime.lookup import runtime_class
+from sage_core.runtime.services import ServiceSpec
+from sage_core.runtime.session import Backend, JobSpec
 
 BACKEND_ENV_VAR = "SAGE_BACKEND"
 _backend_override: tuple[str, dict[str, Any]] | None = None
@@ -67,7 +69,7 @@ def override_backend(name: str | None, **options: Any) -> None:
 class Environment:
     """Declares a pipeline and submits it to a backend chosen by name.
 
-    ``config`` is an :class:`~sage_core.config.EnvConfig` or a dict of its fields;
+    ``config`` is an :class:`~sage_core.api.config.EnvConfig` or a dict of its fields;
     ``backend_options`` are passed to the backend (validated by its options model).
     """
 
@@ -98,9 +100,9 @@ class Environment:
     def from_batch(self, data: Iterable[Any] | type[BatchFunction], *args: Any, name: str | None = None, **kwargs: Any) -> DataStream:
         """A bounded source: a list or any iterable, or a ``BatchFunction`` class.
 
-        >>> env = LocalEnvironment("doc")
+        >>> env = Environment("doc")
         >>> env.from_batch([1, 2, 3]).map(lambda x: x * 10).collect("out")  # doctest: +ELLIPSIS
-        <sage_core.datastream.DataStream object at ...>
+        <sage_core.api.datastream.DataStream object at ...>
         >>> sorted(env.submit().collected["out"])
         [10, 20, 30]
         """
@@ -117,10 +119,11 @@ class Environment:
             raise PipelineValidationError(msg)
         else:
             spec = ir.FunctionSpec(data)
-        return self._add(ir.SOURCE_BATCH, spec, [], 1, name)
+        return self._add(ir.BatchSource, spec, [], 1, name)
 
     def from_collection(self, data: Iterable[Any], *, name: str | None = None) -> DataStream:
-        """Same as ``from_batch`` for an in-memory collection."""
+        """Deprecated: the same as :meth:`from_batch`, which takes any iterable."""
+        warnings.warn("from_collection() is deprecated; use from_batch(), which takes any iterable", DeprecationWarning, stacklevel=2)
         return self.from_batch(data, name=name)
 
     def from_source(self, source: type[SourceFunction], *args: Any, parallelism: int = 1, name: str | None = None, **kwargs: Any) -> DataStream:
@@ -135,14 +138,14 @@ class Environment:
             msg = f"from_source(): {source.__qualname__} is a BatchFunction; use env.from_batch({source.__qualname__})"
             raise PipelineValidationError(msg)
         spec = ir.FunctionSpec(source, tuple(args), dict(kwargs))
-        return self._add(ir.SOURCE_POLL, spec, [], parallelism, name)
+        return self._add(ir.PollSource, spec, [], parallelism, name)
 
     def from_future(self, name: str) -> DataStream:
         """A placeholder stream for a loop; close it with ``stream.fill_future(future)``."""
         if name in self._futures:
             msg = f"from_future({name!r}): a future of that name already exists"
             raise PipelineValidationError(msg)
-        stream = self._add(ir.FUTURE, None, [], None, f"future_{name}", future=name)
+        stream = self._add(ir.Future, None, [], None, f"future_{name}", future=name)
         self._futures[name] = stream.node_id
         return stream
 
@@ -151,19 +154,19 @@ class Environment:
         self, storage: Any, interval: float = 10.0, *, keep: int = 2, resume: bool = True
     ) -> CheckpointConfig:
         """Save source positions and operator state every ``interval`` seconds to ``storage``
-        (a directory, ``"sqlite:///file.db"`` or a :class:`~sage_core.storage.Storage`);
+        (a directory, ``"sqlite:///file.db"`` or a :class:`~sage_core.reliability.storage.Storage`);
         ``submit()`` resumes from the newest checkpoint of a job with this name.
-        See :mod:`sage_core.checkpoint` for the guarantees.
+        See :mod:`sage_core.reliability.checkpoint` for the guarantees.
         """
         self.checkpointing = CheckpointConfig(storage=storage, interval=interval, keep=keep, resume=resume)
         return self.checkpointing
 
     def set_restart_strategy(self, strategy: RestartStrategy) -> None:
         """What to do when the job fails: e.g. ``FixedDelayRestart(attempts=3, delay=1.0)``
-        (see :mod:`sage_core.restart`). With checkpointing the restarted job resumes from the
+        (see :mod:`sage_core.reliability.restart`). With checkpointing the restarted job resumes from the
         last checkpoint."""
         if not isinstance(strategy, RestartStrategy):
-            msg = f"set_restart_strategy() needs a sage_core.restart strategy, got {strategy!r}"
+            msg = f"set_restart_strategy() needs a sage_core.reliability.restart strategy, got {strategy!r}"
             raise TypeError(msg)
         self.restart_strategy = strategy
 
@@ -178,9 +181,18 @@ class Environment:
         self._services[name] = ServiceSpec(name, cls, tuple(args), dict(kwargs))
 
     # -- graph -------------------------------------------------------------------------
-    def _add(self, kind: str, spec: ir.FunctionSpec | None, inputs: list[ir.Edge], parallelism: int | None, name: str | None, **options: Any) -> DataStream:
+    def _add(
+        self,
+        node_type: type[ir.Node],
+        spec: ir.FunctionSpec | None,
+        inputs: list[ir.Edge],
+        parallelism: int | None,
+        name: str | None,
+        **fields: Any,
+    ) -> DataStream:
+        """Append a ``node_type`` node with ``fields`` (its own options) to the graph."""
         node_id = len(self._nodes)
-        node_name = name or f"{kind}_{node_id}"
+        node_name = name or f"{node_type.kind}_{node_id}"
         if any(n.name == node_name for n in self._nodes):
             msg = f"two operators are named {node_name!r}; give each a distinct name="
             raise PipelineValidationError(msg)
@@ -188,24 +200,24 @@ class Environment:
         if not isinstance(par, int) or par < 1:
             msg = f"operator {node_name!r}: parallelism must be an integer >= 1, got {par!r}"
             raise PipelineValidationError(msg)
-        self._nodes.append(ir.Node(node_id, node_name, kind, spec, par, tuple(inputs), options))
+        self._nodes.append(node_type(id=node_id, name=node_name, function=spec, parallelism=par, inputs=tuple(inputs), **fields))
         return DataStream(self, node_id)
 
     def _fill_future(self, future: DataStream, stream: DataStream) -> None:
         node = self._nodes[future.node_id]
-        if node.kind != ir.FUTURE:
+        if not isinstance(node, ir.Future):
             msg = f"fill_future(): {node.name!r} is not a future; make one with env.from_future(name)"
             raise PipelineValidationError(msg)
         if node.inputs:
-            msg = f"fill_future(): future {node.options['future']!r} is already filled"
+            msg = f"fill_future(): future {node.future!r} is already filled"
             raise PipelineValidationError(msg)
-        self._nodes[future.node_id] = ir.Node(
-            node.id, node.name, node.kind, None, self._nodes[stream.node_id].parallelism,
-            (ir.Edge(stream.node_id, 0, feedback=True, port=stream.port),), node.options,
+        self._nodes[future.node_id] = node.replace(
+            parallelism=self._nodes[stream.node_id].parallelism,
+            inputs=(ir.Edge(stream.node_id, 0, feedback=True, port=stream.port),),
         )
 
     def add_check(self, label: str, check: Callable[[list], None]) -> None:
-        """Run ``check(collected[label])`` after the job (used by ``sage_core.testing``)."""
+        """Run ``check(collected[label])`` after the job (used by ``sage_core.api.testing``)."""
         self._checks.append((label, check))
 
     def graph(self) -> ir.Graph:
@@ -225,9 +237,15 @@ class Environment:
     def validate(self, backend: str | None = None) -> PhysicalPlan:
         """Check the graph for ``backend`` (default: this environment's) and return its plan."""
         name = backend or self._backend_name()
-        backend_cls = get_backend(name)
+        return self._plan(name, get_backend(name))
+
+    def _plan(self, name: str, backend_cls: type[Backend]) -> PhysicalPlan:
+        """Validate the graph for backend ``name``, check every node has a runtime class there,
+        and cut it into stages."""
         graph = self.graph()
         validate(graph, services=tuple(self._services.values()), distributed=backend_cls.distributed, backend=name)
+        for node in graph.nodes:
+            runtime_class(node, name)
         return build_plan(graph)
 
     # -- running -----------------------------------------------------------------------
@@ -248,8 +266,9 @@ class Environment:
         if backend is None and _backend_override is not None:
             merged.update(_backend_override[1])
         merged.update(options)
-        backend_obj = get_backend(name)(**merged)
-        plan = self.validate(name)
+        backend_cls = get_backend(name)
+        backend_obj = backend_cls(**merged)
+        plan = self._plan(name, backend_cls)
         preferred = {k: v for k, v in backend_obj.config_defaults.items() if k not in self.config.model_fields_set}
         config = self.config.model_copy(update=preferred)
         job = JobSpec(
@@ -267,7 +286,10 @@ class Environment:
         def make_driver() -> Driver:
             return Driver(job, backend_obj.open_session(), config, name, self.checkpointing)
 
-        handle = JobHandle(make_driver, backend_obj.run, self.restart_strategy)
+        def run(driver: Driver) -> JobResult:
+            return backend_obj.run(job, driver.run)
+
+        handle = JobHandle(make_driver, run, self.restart_strategy)
         for start_listener in list(_start_listeners):
             start_listener(handle)
         if not autostop:
@@ -280,7 +302,6 @@ class Environment:
         return result
 
 
-class LocalEnvironment(Environment):
-    """Runs on local threads by default (no server, no cluster)."""
-
-    default_backend = "local"
+#: The same class as :class:`Environment` (whose default backend is the local one), kept
+#: under the name the first examples used.
+LocalEnvironment = Environment

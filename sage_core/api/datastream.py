@@ -16,12 +16,11 @@ Example::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sage_core import ir
-from sage_core.errors import PipelineValidationError
-from sage_core.functions import (
+from sage_core.api.functions import (
     BatchMapFunction,
     CollectSink,
     CoMapFunction,
@@ -34,32 +33,35 @@ from sage_core.functions import (
     PrintSink,
     SinkFunction,
 )
-from sage_core.restart import RestartStrategy
-from sage_core.runtime.operators import BatchMapOperator
-from sage_core.validate import check_callable
+from sage_core.errors import PipelineValidationError
+from sage_core.ir.validate import check_callable
+from sage_core.registry import stream_method
+from sage_core.reliability.restart import RestartStrategy
 
 if TYPE_CHECKING:
-    from sage_core.environment import Environment
+    from sage_core.api.environment import Environment
 
-_BASES = {
-    ir.MAP: MapFunction,
-    ir.FILTER: FilterFunction,
-    ir.FLATMAP: FlatMapFunction,
-    ir.SINK: SinkFunction,
-    ir.KEYBY: KeyByFunction,
-    ir.COMAP: CoMapFunction,
-    ir.JOIN: JoinFunction,
+# The function class each built-in node type takes.
+_BASES: dict[type[ir.Node], type] = {
+    ir.Map: MapFunction,
+    ir.Filter: FilterFunction,
+    ir.FlatMap: FlatMapFunction,
+    ir.Sink: SinkFunction,
+    ir.KeyBy: KeyByFunction,
+    ir.CoMap: CoMapFunction,
+    ir.Join: JoinFunction,
 }
 
 
-def function_spec(kind: str, fn: Any, args: tuple, kwargs: dict, where: str) -> ir.FunctionSpec:
-    """Check ``fn`` for an operator of ``kind`` and wrap it in a spec."""
+def function_spec(node_type: type[ir.Node], fn: Any, args: tuple, kwargs: dict, where: str) -> ir.FunctionSpec:
+    """Check ``fn`` for a node of ``node_type`` and wrap it in a spec."""
+    kind = node_type.kind
     if inspect.isclass(fn):
-        base = _BASES[kind]
+        base = _BASES[node_type]
         if not callable(getattr(fn, "execute", None)):
             msg = f"{where}: class {fn.__qualname__} has no execute() method; subclass {base.__name__}"
             raise PipelineValidationError(msg)
-        wrong = next((b for k, b in _BASES.items() if k != kind and issubclass(fn, b) and not issubclass(fn, base)), None)
+        wrong = next((b for t, b in _BASES.items() if t is not node_type and issubclass(fn, b) and not issubclass(fn, base)), None)
         if wrong is not None:
             msg = f"{where}: {fn.__qualname__} is a {wrong.__name__}, but {kind} needs a {base.__name__} or a callable"
             raise PipelineValidationError(msg)
@@ -67,7 +69,7 @@ def function_spec(kind: str, fn: Any, args: tuple, kwargs: dict, where: str) -> 
     if not callable(fn):
         msg = f"{where}: expected a function class or a callable, got {type(fn).__name__} {fn!r}"
         raise PipelineValidationError(msg)
-    check_callable(kind, fn, len(args), where, tuple(kwargs))
+    check_callable(node_type, fn, len(args), where, tuple(kwargs))
     return ir.FunctionSpec(fn, tuple(args), dict(kwargs))
 
 
@@ -86,14 +88,39 @@ class DataStream:
     def name(self) -> str:
         return self.env._nodes[self.node_id].name
 
-    def _then(self, kind: str, fn: Any, args: tuple, kwargs: dict, parallelism: int | None, name: str | None) -> DataStream:
-        where = f"{kind}() after {self.name!r}"
-        spec = function_spec(kind, fn, args, kwargs, where)
-        return self.env._add(kind, spec, [self._edge()], parallelism, name)
+    def _then(self, node_type: type[ir.Node], fn: Any, args: tuple, kwargs: dict, parallelism: int | None, name: str | None) -> DataStream:
+        where = f"{node_type.kind}() after {self.name!r}"
+        spec = function_spec(node_type, fn, args, kwargs, where)
+        return self.env._add(node_type, spec, [self._edge()], parallelism, name)
+
+    def apply(
+        self,
+        node_type: type[ir.Node],
+        function: Any = None,
+        *,
+        parallelism: int | None = None,
+        name: str | None = None,
+        **fields: Any,
+    ) -> DataStream:
+        """Add a node of ``node_type`` (any :class:`sage_core.ir.Node` subclass with a
+        registered runtime class) after this stream: how plugins add operators.
+
+        ``function`` is an :class:`~sage_core.ir.FunctionSpec`, a function class or a
+        callable; ``fields`` are the node type's own options. See docs/architecture.md.
+        """
+        if not (isinstance(node_type, type) and issubclass(node_type, ir.Node)) or node_type.is_source:
+            msg = f"apply() after {self.name!r}: expected a non-source subclass of sage_core.ir.Node, got {node_type!r}"
+            raise PipelineValidationError(msg)
+        spec = function if function is None or isinstance(function, ir.FunctionSpec) else ir.FunctionSpec(function)
+        try:
+            return self.env._add(node_type, spec, [self._edge()], parallelism, name, **fields)
+        except TypeError as exc:  # an unknown or missing field of the node type
+            msg = f"apply({node_type.__name__}) after {self.name!r}: {exc}"
+            raise PipelineValidationError(msg) from None
 
     def map(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """One output per record: ``stream.map(lambda x: x * 2)`` or ``stream.map(MyMap, arg)``."""
-        return self._then(ir.MAP, fn, args, kwargs, parallelism, name)
+        return self._then(ir.Map, fn, args, kwargs, parallelism, name)
 
     def map_batches(
         self,
@@ -127,20 +154,20 @@ class DataStream:
         if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
             msg = f"{where}: max_batch must be an integer >= 1, got {max_batch!r}"
             raise PipelineValidationError(msg)
-        spec = function_spec(ir.MAP, fn, args, kwargs, where)
-        return self.env._add(ir.MAP, spec, [self._edge()], parallelism, name, operator=BatchMapOperator, max_batch=max_batch)
+        spec = function_spec(ir.Map, fn, args, kwargs, where)
+        return self.env._add(ir.MapBatches, spec, [self._edge()], parallelism, name, max_batch=max_batch)
 
     def flatmap(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Any number of outputs per record: return an iterable (or call ``self.collect`` in a class)."""
-        return self._then(ir.FLATMAP, fn, args, kwargs, parallelism, name)
+        return self._then(ir.FlatMap, fn, args, kwargs, parallelism, name)
 
     def filter(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Keep records for which ``fn`` is true."""
-        return self._then(ir.FILTER, fn, args, kwargs, parallelism, name)
+        return self._then(ir.Filter, fn, args, kwargs, parallelism, name)
 
     def sink(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Consume records: ``stream.sink(print)`` or ``stream.sink(MySink, path)``."""
-        return self._then(ir.SINK, fn, args, kwargs, parallelism, name)
+        return self._then(ir.Sink, fn, args, kwargs, parallelism, name)
 
     def print(self, prefix: str = "", *, name: str | None = None) -> DataStream:
         """Print every record (with ``prefix``)."""
@@ -159,60 +186,40 @@ class DataStream:
         if strategy not in ir.KEYBY_STRATEGIES:
             msg = f"keyby() after {self.name!r}: unknown strategy {strategy!r}; use one of {', '.join(ir.KEYBY_STRATEGIES)}"
             raise PipelineValidationError(msg)
-        spec = function_spec(ir.KEYBY, selector, args, kwargs, f"keyby() after {self.name!r}")
+        spec = function_spec(ir.KeyBy, selector, args, kwargs, f"keyby() after {self.name!r}")
         parallelism = self.env._nodes[self.node_id].parallelism
-        return self.env._add(ir.KEYBY, spec, [self._edge()], parallelism, name, strategy=strategy)
+        return self.env._add(ir.KeyBy, spec, [self._edge()], parallelism, name, strategy=strategy)
 
     def connect(self, other: DataStream | ConnectedStreams) -> ConnectedStreams:
         """Combine with another stream for ``comap`` or ``join``."""
         others = other.streams if isinstance(other, ConnectedStreams) else [other]
         return ConnectedStreams(self.env, [self, *others])
 
-    def window(
-        self,
-        window: Any,
-        *,
-        timestamp: Callable[[Any], float] | str | None = None,
-        allowed_lateness: float = 0.0,
-        out_of_orderness: float = 0.0,
-    ) -> WindowedStream:
-        """Group a keyed stream into windows (``sage_flow``: tumbling, sliding, session, count).
+    def window(self, window: Any, **options: Any) -> Any:
+        """Group a keyed stream into windows, e.g. ``stream.keyby(lambda e: e["user"])
+        .window(TumblingWindow(60), timestamp="ts").aggregate("count")``.
 
-        ``timestamp`` gives a record's event time in seconds (a callable, or a field name);
-        see docs/windows.md for watermarks, lateness and re-fires.
-
-        >>> from sage_core import LocalEnvironment
-        >>> from sage_flow import TumblingWindow
-        >>> env = LocalEnvironment("w")
-        >>> events = [{"user": "a", "ts": 1.0}, {"user": "a", "ts": 2.0}, {"user": "b", "ts": 3.0}]
-        >>> counts = env.from_batch(events).keyby(lambda e: e["user"]).window(
-        ...     TumblingWindow(seconds=60), timestamp="ts").aggregate("count")
-        >>> _ = counts.map(lambda r: (r.key, r.start, r.end, r.value)).collect("out")
-        >>> sorted(env.submit().collected["out"])
-        [('a', 0.0, 60.0, 2), ('b', 0.0, 60.0, 1)]
+        Windows are a plugin: ``sage_flow`` provides this method through the
+        ``sage.operators`` entry point ``window`` (see ``sage_flow.operator.window`` for the
+        options and an example, and docs/windows.md for the semantics).
         """
-        node = self.env._nodes[self.node_id]
-        if node.kind != ir.KEYBY:
-            msg = f"window() after {self.name!r}: windows need a keyed stream; call .keyby(selector) first"
-            raise PipelineValidationError(msg)
-        return WindowedStream(self, window, {"timestamp": timestamp, "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness})
+        return stream_method("window")(self, window, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        """A method a plugin registered (``sage.operators`` entry points, or
+        ``sage_core.register_stream_method``), bound to this stream."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        method = stream_method(name, missing=AttributeError)
+        return lambda *args, **kwargs: method(self, *args, **kwargs)
 
     def side_output(self, port: str) -> DataStream:
-        """Another output of this operator, e.g. ``"late"`` for a window's late records.
-
-        >>> from sage_core import LocalEnvironment
-        >>> from sage_flow import TumblingWindow
-        >>> env = LocalEnvironment("late")
-        >>> events = [{"k": "a", "ts": 1.0}, {"k": "a", "ts": 15.0}, {"k": "a", "ts": 2.0}]
-        >>> counts = env.from_batch(events).keyby(lambda e: e["k"]).window(
-        ...     TumblingWindow(10), timestamp="ts").aggregate("count")
-        >>> _ = counts.collect("counts")
-        >>> _ = counts.side_output("late").collect("late")
-        >>> env.submit().collected["late"]
-        [{'k': 'a', 'ts': 2.0}]
+        """Another output of this operator, named by its node type's ``side_outputs``: e.g.
+        ``"late"`` for a window's late records (``counts.side_output("late")``; see
+        docs/windows.md). Reading a side output is what makes the operator fill it.
         """
         node = self.env._nodes[self.node_id]
-        ports = node.options.get("ports", ())
+        ports = node.side_outputs
         if self.port is not None or port not in ports:
             offered = ", ".join(repr(p) for p in ports) or "none"
             msg = f"side_output({port!r}): operator {node.name!r} has no such output (side outputs: {offered})"
@@ -242,57 +249,15 @@ class DataStream:
         if not isinstance(strategy, RestartStrategy):
             msg = f"retry() on {node.name!r}: expected a restart strategy such as FixedDelayRestart(attempts=3), got {strategy!r}"
             raise PipelineValidationError(msg)
-        if node.kind in ir.SOURCE_KINDS or node.kind == ir.FUTURE or self.port is not None:
+        if node.is_source or isinstance(node, ir.Future) or self.port is not None:
             msg = f"retry() on {node.name!r}: only operators that call a function per record retry (a source restarts with the job)"
             raise PipelineValidationError(msg)
-        node.options["retry"] = strategy
-        return self
+        self.env._nodes[self.node_id] = node.replace(retry=strategy)
+        return DataStream(self.env, self.node_id, self.port)
 
     def fill_future(self, future: DataStream) -> None:
         """Feed this stream back into ``future`` (made by ``env.from_future(name)``): a loop."""
         self.env._fill_future(future, self)
-
-
-class WindowedStream:
-    """A keyed stream cut into windows; ``aggregate`` turns each fired window into a record."""
-
-    def __init__(self, stream: DataStream, window: Any, options: dict[str, Any]):
-        self.stream = stream
-        self.window = window
-        self.options = options
-
-    def aggregate(
-        self,
-        aggregate: str | Callable[[list[Any]], Any] = "count",
-        *,
-        value: Callable[[Any], Any] | str | None = None,
-        query: Any = None,
-        k: int | None = None,
-        parallelism: int | None = None,
-        name: str | None = None,
-    ) -> DataStream:
-        """``count``, ``sum``, ``mean``, ``min``, ``max``, ``first``, ``last``, ``centroid``
-        (vector mean), ``topk`` (vectors most similar to ``query``), or a Python reduce
-        function over a window's values. Emits ``sage_flow.WindowResult(key, start, end,
-        value, count)``. Late records go to the side output ``"late"``
-        (``.side_output("late")``) when something reads it, else to the dead-letter output,
-        as malformed records do.
-        """
-        try:
-            from sage_flow.dataflow import WindowOperator
-            from sage_flow.operator import WindowAggregate
-        except ImportError as exc:
-            msg = f"window() needs the sage_flow extension ({exc}); reinstall with `pip install -e .`"
-            raise PipelineValidationError(msg) from exc
-        kwargs = {**self.options, "value": value, "query": query, "k": k}
-        try:  # fail here, at the user's line, rather than on a worker
-            WindowAggregate(self.window, aggregate, **kwargs)
-        except (TypeError, ValueError) as exc:
-            msg = f"window aggregate after {self.stream.name!r}: {exc}"
-            raise PipelineValidationError(msg) from None
-        spec = ir.FunctionSpec(WindowAggregate, (self.window, aggregate), kwargs)
-        env = self.stream.env
-        return env._add(ir.WINDOW, spec, [self.stream._edge()], parallelism, name, operator=WindowOperator, ports=("late",))
 
 
 class ConnectedStreams:
@@ -329,7 +294,7 @@ class ConnectedStreams:
         n = len(self.streams)
         where = f"comap() over {n} streams"
         if inspect.isclass(fn):
-            spec = function_spec(ir.COMAP, fn, args, kwargs, where)
+            spec = function_spec(ir.CoMap, fn, args, kwargs, where)
             if getattr(fn, "execute", None) is CoMapFunction.execute:
                 missing = [f"map{i}" for i in range(n) if not callable(getattr(fn, f"map{i}", None))]
                 if missing:
@@ -341,9 +306,9 @@ class ConnectedStreams:
                 msg = f"{where}: give a CoMapFunction class or exactly {n} callables (one per input), got {len(fns)}"
                 raise PipelineValidationError(msg)
             for i, f in enumerate(fns):
-                check_callable(ir.MAP, f, 0, f"{where}, input {i}")
+                check_callable(ir.Map, f, 0, f"{where}, input {i}")
             spec = ir.FunctionSpec(tuple(fns))
-        return self.env._add(ir.COMAP, spec, self._edges(), parallelism, name, arity=n)
+        return self.env._add(ir.CoMap, spec, self._edges(), parallelism, name, arity=n)
 
     def join(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Keyed join of two streams (call ``keyby`` first).
@@ -356,7 +321,7 @@ class ConnectedStreams:
             msg = f"{where}: join takes exactly two streams"
             raise PipelineValidationError(msg)
         if inspect.isclass(fn):
-            spec = function_spec(ir.JOIN, fn, args, kwargs, where)
+            spec = function_spec(ir.Join, fn, args, kwargs, where)
         elif callable(fn):
             try:
                 inspect.signature(fn).bind(None, None)
@@ -369,6 +334,6 @@ class ConnectedStreams:
         else:
             msg = f"{where}: expected a JoinFunction class or a callable(left, right), got {fn!r}"
             raise PipelineValidationError(msg)
-        return self.env._add(ir.JOIN, spec, self._edges(), parallelism, name)
+        return self.env._add(ir.Join, spec, self._edges(), parallelism, name)
 
 

@@ -14,19 +14,17 @@ process, references on a cluster (so records move worker to worker).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from sage_core import ir
-from sage_core.results import JobResult
+from sage_core.ir.plan import PhysicalPlan
+from sage_core.observe.results import JobResult
 from sage_core.runtime.instance import CallOutput, InstanceConfig
-from sage_core.runtime.plan import PhysicalPlan
-from sage_core.services import ServiceSpec
-
-if TYPE_CHECKING:
-    from sage_core.runtime.driver import Driver
+from sage_core.runtime.services import ServiceSpec
 
 
 class BackendOptions(BaseModel):
@@ -85,6 +83,7 @@ class Backend(ABC):
     @abstractmethod
     def open_session(self) -> Session: ...
 
-    def run(self, driver: Driver) -> JobResult:
-        """Run the driver loop to completion (a backend may wrap it, e.g. in a Prefect flow)."""
-        return driver.run()
+    def run(self, job: JobSpec, run: Callable[[], JobResult]) -> JobResult:
+        """Call ``run()``, which drives ``job`` to completion; a backend may wrap the call
+        (the Prefect backend runs it inside a flow run)."""
+        return run()

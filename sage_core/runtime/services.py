@@ -127,10 +127,10 @@ class LocalServiceClient:
 
     def call_async(self, name: str, method: str | None, args: tuple, kwargs: dict, timeout: float) -> Future:
         inner = self._host._submit(name, method, args, kwargs)
-        return _with_timeout(inner, name, method, timeout)
+        return with_timeout(inner, name, method, timeout)
 
 
-def _with_timeout(inner: Future, name: str, method: str | None, timeout: float) -> Future:
+def with_timeout(inner: Future, name: str, method: str | None, timeout: float) -> Future:
     """A future that fails with ServiceTimeoutError if ``inner`` takes longer than ``timeout``."""
     outer: Future = Future()
 

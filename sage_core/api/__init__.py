@@ -1,0 +1,6 @@
+"""What users write: environments, the DataStream API, function base classes, the runtime
+context operators see, engine settings and test helpers.
+
+Holds declarations only. It builds the IR (``sage_core.ir``) and hands it to the runtime
+at ``submit()``; it must not run records itself or know any backend by name.
+"""
