@@ -13,9 +13,8 @@ True
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 MOVED = {
@@ -40,13 +39,13 @@ MOVED = {
 }
 
 
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _MovedModules:
     """Finds an old name in ``MOVED`` and hands back the module at its new place."""
 
     def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001 - the finder protocol
         if fullname not in MOVED:
             return None
-        return importlib.util.spec_from_loader(fullname, self)
+        return ModuleSpec(fullname, self)
 
     def create_module(self, spec) -> ModuleType:  # noqa: ANN001
         module = importlib.import_module(MOVED[spec.name])

@@ -20,10 +20,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from sage_core.observe.results import OperatorMetrics
 
 __all__ = ["LATENCY_BOUNDS", "LatencyHistogram", "serve_metrics", "to_prometheus"]
@@ -113,6 +112,8 @@ class _JobCollector:
         self.read = read
 
     def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
         metrics = self.read()
         labels = ["job", "operator"]
         for field, doc in _COUNTERS:
@@ -138,6 +139,10 @@ class _JobCollector:
 
 
 def _registry(job: str, read: Callable[[], Mapping[str, OperatorMetrics]]) -> CollectorRegistry:
+    """A registry that reads ``read()`` when scraped (prometheus_client is imported only
+    here, when metrics are first exported, not by ``import sage_core``)."""
+    from prometheus_client import CollectorRegistry
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_JobCollector(job, read))  # type: ignore[arg-type]
     return registry
@@ -145,6 +150,8 @@ def _registry(job: str, read: Callable[[], Mapping[str, OperatorMetrics]]) -> Co
 
 def to_prometheus(job: str, metrics: Mapping[str, OperatorMetrics]) -> str:
     """A job's operator metrics in the Prometheus text exposition format."""
+    from prometheus_client import generate_latest
+
     return generate_latest(_registry(job, lambda: metrics)).decode()
 
 
@@ -155,4 +162,6 @@ def serve_metrics(handle: Any, port: int = 9464, host: str = "127.0.0.1") -> tup
     ``(server, thread)``: ``server.shutdown()`` stops it. ``port=0`` picks a free port
     (``server.server_port``).
     """
+    from prometheus_client import start_http_server
+
     return start_http_server(port, addr=host, registry=_registry(handle.name, handle.metrics))
