@@ -28,8 +28,8 @@ from typer.core import TyperCommand, TyperGroup
 from sage_core.api import environment
 from sage_core.errors import BackendUnavailableError
 from sage_core.observe.progress import LiveProgress
-from sage_core.registry import available_backends, get_backend
 from sage_core.observe.results import JobResult
+from sage_core.registry import available_backends, get_backend
 
 
 def _flag_help_option(opt):

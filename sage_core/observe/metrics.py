@@ -112,7 +112,11 @@ class _JobCollector:
         self.read = read
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         metrics = self.read()
         labels = ["job", "operator"]
