@@ -1,7 +1,9 @@
-"""The database handle: a directory of named collections, its writer lock, and pickling.
+"""The database handle: a directory of named collections, its manifest, and pickling.
 
-Holds `SageDB` and `SageDBRef`. It does not search or write records (collection.py does) and
-does not encode files (the C++ core does). Layout on disk::
+Holds `SageDB` and `SageDBRef`: opening and creating the folder and its JSON manifest, taking
+the writer lock (`WriterLock`, from _lock.py), opening, creating and dropping collections,
+and the in-memory copy. It does not search or write records (collection.py does) and
+encodes no collection files or bundles (the C++ core and _storage.py do). Layout on disk::
 
     <path>/SAGEDB                        JSON manifest: {"format": "sage_db", "version": 1, "dim": ...}
     <path>/LOCK                          held (flock) by the one writer
@@ -11,77 +13,32 @@ does not encode files (the C++ core does). Layout on disk::
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sage_db._errors import ReadOnlyError, SageDBCorruptionError, SageDBError, SageDBLockedError
-from sage_db.collection import SNAPSHOT_NAME, WAL_NAME, Collection, make_config, read_header
+from sage_db._checks import make_config
+from sage_db._errors import ReadOnlyError, SageDBCorruptionError, SageDBError
+from sage_db._lock import WriterLock
+from sage_db._storage import (
+    SNAPSHOT_NAME,
+    WAL_NAME,
+    pack_bundle,
+    snapshot_config,
+    stored_config,
+    unpack_bundle,
+)
+from sage_db.collection import Collection
+
+__all__ = ["MODES", "PICKLE_VERSION", "SageDB", "SageDBRef", "WriterLock"]
 
 PICKLE_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_BUNDLE_MAGIC = b"SAGEDBB\0"
 MODES = ("w", "r")
-
-
-class WriterLock:
-    """The writer's ``flock`` on ``<path>/LOCK``, held while this object lives.
-
-    The database handle and each of its collections hold it, and collections refer to their
-    database only weakly, so dropping every handle (``del db``) releases the lock at once
-    without waiting for the garbage collector, and the same process can reopen the database.
-
-    >>> import tempfile
-    >>> lock = WriterLock.take(tempfile.mkdtemp())
-    >>> lock.release()
-    """
-
-    def __init__(self, path: str, file: Any) -> None:
-        self.path = path
-        self._file = file
-
-    @classmethod
-    def take(cls, root: str) -> WriterLock:
-        lock_path = os.path.join(root, "LOCK")
-        f = open(lock_path, "a+")  # noqa: SIM115 - held for the lock's lifetime
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
-            msg = (
-                f"database {root} is already open for writing (pid {holder}); there is one "
-                "writer per database: open this handle with mode='r', or close the writer first"
-            )
-            raise SageDBLockedError(msg) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        return cls(lock_path, f)
-
-    @property
-    def held(self) -> bool:
-        return self._file is not None
-
-    def release(self) -> None:
-        f, self._file = self._file, None
-        if f is not None:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            f.close()
-
-    def __del__(self) -> None:
-        try:
-            self.release()
-        except Exception:  # noqa: BLE001 - at interpreter exit the modules may be gone; the OS frees the lock
-            pass
 
 
 @dataclass(frozen=True)
@@ -216,39 +173,21 @@ class SageDB:
     def from_bytes(cls, data: bytes) -> SageDB:
         """A read-only in-memory database from :meth:`to_bytes` output."""
         db = cls(None, mode="memory", dim=None)
-        view = memoryview(data)
-        if bytes(view[:8]) != _BUNDLE_MAGIC:
-            msg = "not a sage_db bundle (bad magic bytes)"
-            raise SageDBError(msg)
-        version, n = struct.unpack_from("<II", view, 8)
-        if version != 1:
-            msg = f"sage_db bundle version {version} is not supported"
-            raise SageDBError(msg)
-        pos = 16
-        for _ in range(n):
-            (name_len,) = struct.unpack_from("<I", view, pos)
-            name = bytes(view[pos + 4 : pos + 4 + name_len]).decode()
-            pos += 4 + name_len
-            (size,) = struct.unpack_from("<Q", view, pos)
-            pos += 8
-            snap = bytes(view[pos : pos + size])
-            pos += size
-            header = _snapshot_config(snap)
+        for name, snap in unpack_bundle(data):
             db._collections[name] = Collection(
-                db, name, header, directory=None, mode="memory", snapshot_bytes=snap
+                db,
+                name,
+                snapshot_config(snap),
+                directory=None,
+                mode="memory",
+                snapshot_bytes=snap,
             )
         return db
 
     def to_bytes(self) -> bytes:
         """Every collection as one bundle: ``SAGEDBB\\0 | u32 version | u32 n | n x (str name,
         u64 size, snapshot bytes)``."""
-        names = self.collections()
-        parts = [_BUNDLE_MAGIC, struct.pack("<II", 1, len(names))]
-        for name in names:
-            snap = self.collection(name).snapshot_bytes()
-            raw = name.encode()
-            parts += [struct.pack("<I", len(raw)), raw, struct.pack("<Q", len(snap)), snap]
-        return b"".join(parts)
+        return pack_bundle([(n, self.collection(n).snapshot_bytes()) for n in self.collections()])
 
     def frozen(self) -> SageDB:
         """A read-only in-memory copy; it pickles by bytes."""
@@ -342,7 +281,7 @@ class SageDB:
                 os.path.join(directory, SNAPSHOT_NAME)
             )
             if exists:
-                config = _stored_config(directory)
+                config = stored_config(directory)
             elif self._mode != "w":
                 msg = f"no collection {name!r} in {self._path} (readers cannot create collections)"
                 raise KeyError(msg)
@@ -469,20 +408,6 @@ def _read_manifest(manifest: str) -> dict[str, Any]:
         msg = f"{manifest} is not a sage_db version 1 manifest (it holds {info!r:.80}). {fix}"
         raise SageDBCorruptionError(msg)
     return info
-
-
-def _stored_config(directory: str) -> dict[str, Any]:
-    snap = os.path.join(directory, SNAPSHOT_NAME)
-    wal = os.path.join(directory, WAL_NAME)
-    return read_header(snap if os.path.exists(snap) else wal)["config"]
-
-
-def _snapshot_config(snap: bytes) -> dict[str, Any]:
-    if snap[:8] != b"SAGESNP\0":
-        msg = "not a sage_db snapshot (bad magic bytes)"
-        raise SageDBError(msg)
-    (config_len,) = struct.unpack_from("<I", snap, 20)
-    return json.loads(snap[24 : 24 + config_len].decode())
 
 
 def _check_matches(

@@ -5,10 +5,12 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <system_error>
 
 #include "binio.hpp"
 #include "collection.hpp"
@@ -230,8 +232,17 @@ py::dict header_dict(const FileHeader& h, const char* kind) {
   return d;
 }
 
+// Reads the header only (a log behind it can be hundreds of MiB). A missing or unreadable
+// file raises OSError (FileNotFoundError, PermissionError), as Python's open() does.
 py::dict read_header(const std::string& path) {
-  std::vector<uint8_t> head = read_file(path);
+  std::vector<uint8_t> head;
+  try {
+    head = read_header_bytes(path);
+  } catch (const std::system_error& e) {
+    errno = e.code().value();
+    PyErr_SetFromErrnoWithFilename(PyExc_OSError, path.c_str());
+    throw py::error_already_set();
+  }
   if (head.size() >= 8 && std::equal(head.begin(), head.begin() + 8, kWalMagic))
     return header_dict(decode_header(head.data(), head.size(), kWalMagic, "'" + path + "'"), "wal");
   return header_dict(decode_header(head.data(), head.size(), kSnapMagic, "'" + path + "'"), "snapshot");

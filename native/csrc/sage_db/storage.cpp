@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include "binio.hpp"
 
@@ -173,6 +174,44 @@ std::vector<uint8_t> read_file(const std::string& path) {
   }
   ::close(fd);
   buf.resize(got);
+  return buf;
+}
+
+std::vector<uint8_t> read_header_bytes(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open '" + path + "'");
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw std::system_error(err, std::generic_category(), "cannot stat '" + path + "'");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw std::system_error(EISDIR, std::generic_category(), "cannot read '" + path + "'");
+  }
+  const size_t file_size = static_cast<size_t>(st.st_size);
+  std::vector<uint8_t> buf;
+  auto read_to = [&](size_t want) {  // reads up to `want` bytes in total, never past the end
+    want = std::min(want, file_size);
+    const size_t got = buf.size();
+    buf.resize(want);
+    size_t pos = got;
+    while (pos < want) {
+      ssize_t r = ::pread(fd, buf.data() + pos, want - pos, static_cast<off_t>(pos));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      pos += static_cast<size_t>(r);
+    }
+    buf.resize(pos);
+  };
+  read_to(24);  // magic[8] | u32 version | u64 base_lsn | u32 config_len
+  if (buf.size() == 24) {
+    uint32_t config_len;
+    std::memcpy(&config_len, buf.data() + 20, 4);
+    read_to(24 + static_cast<size_t>(config_len) + 4);
+  }
+  ::close(fd);
   return buf;
 }
 

@@ -75,6 +75,9 @@ ScanResult scan_records(const uint8_t* data, size_t n, size_t offset,
                         const std::function<void(uint8_t, uint64_t, const uint8_t*, size_t)>& fn);
 
 std::vector<uint8_t> read_file(const std::string& path);
+// Only the header bytes of a log or snapshot (magic .. header crc, or fewer if the file is
+// shorter), not the records behind them. An unopenable file throws std::system_error.
+std::vector<uint8_t> read_header_bytes(const std::string& path);
 
 // A whole file mapped read-only (no copy, no zero-fill). Only for files that are replaced by
 // rename and never cut in place (snapshots): a mapping of a file truncated under it faults.
