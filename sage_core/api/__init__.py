@@ -2,5 +2,5 @@
 context operators see, engine settings and test helpers.
 
 Holds declarations only. It builds the IR (``sage_core.ir``) and hands it to the runtime
-at ``submit()``; it must not run records itself or know any backend by name.
+at ``submit()``; it must not run records itself or import any backend.
 """
