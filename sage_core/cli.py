@@ -1,12 +1,21 @@
-"""The ``sage`` command line: run a pipeline file, ask a folder of documents, report the installation.
+"""The ``sage`` command line: the app, its built-in commands and the registry of plugin commands.
 
     sage run examples/wordcount.py --backend local --json   # live progress on stderr, metrics as JSON
-    sage ask "How do I run a pipeline on Ray?" --docs docs
-    sage chat --watch docs
     sage doctor
+    sage ask "How do I run a pipeline on Ray?" --docs docs   # a plugin command
 
-``ask`` and ``chat`` import ``sage_recipes`` inside the command, so ``run`` and ``doctor``
-work without the recipe extras.
+Holds: the typer ``app``; the built-in commands ``run`` and ``doctor``, which need nothing
+beyond the core's dependencies; the helpers plugin commands share (:class:`SageCommand`,
+:func:`flag`, :func:`fail`, :func:`backend_options`); and the lookup of commands in the
+``sage.commands`` entry-point group.
+
+Must not hold: any command that needs another SAGE package or an optional extra, nor an
+import of one. Such commands are plugins: each entry point of ``sage.commands`` is named
+after its command and points at a ``typer.Typer`` (or click command) holding it, e.g.
+``name = "package.module:commands [extra]"``. An entry point is loaded only when its command
+runs or a help page lists it; one that cannot be imported becomes a command that says
+which pip extra to install. ``doctor`` names the native extensions only to report whether
+they load.
 """
 
 from __future__ import annotations
@@ -16,8 +25,10 @@ import json
 import platform
 import runpy
 import sys
+from functools import cache
 from importlib import import_module, metadata
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -31,6 +42,12 @@ from sage_core.observe.progress import LiveProgress
 from sage_core.observe.results import JobResult
 from sage_core.registry import available_backends, get_backend
 
+COMMANDS_GROUP = "sage.commands"
+DISTRIBUTION = "sage-dataflow"
+
+console = Console()
+err = Console(stderr=True)
+
 
 def _flag_help_option(opt):
     """Show ``--help`` as a flag, without a ``<bool>`` type column."""
@@ -39,22 +56,12 @@ def _flag_help_option(opt):
     return opt
 
 
-class _Command(TyperCommand):
-    def get_help_option(self, ctx):
-        return _flag_help_option(super().get_help_option(ctx))
-
-
-class _Group(TyperGroup):
+class SageCommand(TyperCommand):
+    """The command class of every ``sage`` command (``@app.command(cls=SageCommand)``):
+    ``--help`` shows as a flag."""
 
     def get_help_option(self, ctx):
         return _flag_help_option(super().get_help_option(ctx))
-
-
-app = typer.Typer(
-    help="SAGE: declarative dataflow for LLM and AI pipelines.", no_args_is_help=True, add_completion=False, cls=_Group
-)
-console = Console()
-err = Console(stderr=True)
 
 
 def flag(default: bool, decls: str, help: str) -> bool:  # noqa: A002 - typer's own keyword
@@ -62,10 +69,84 @@ def flag(default: bool, decls: str, help: str) -> bool:  # noqa: A002 - typer's 
     return typer.Option(default, decls, help=help, metavar="")
 
 
-def _fail(command: str, message: str, code: int) -> typer.Exit:
+def fail(command: str, message: str, code: int) -> typer.Exit:
     """Print ``sage <command>: <message>`` as one line on stderr; returns the exit to raise."""
     err.print(f"[red]sage {command}: {escape(message)}[/red]", soft_wrap=True, highlight=False)
     return typer.Exit(code)
+
+
+@cache
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    """The installed ``sage.commands`` entry points by command name (read once per process)."""
+    return {ep.name: ep for ep in metadata.entry_points(group=COMMANDS_GROUP)}
+
+
+def _install_hint(ep: metadata.EntryPoint) -> str:
+    """``pip install '<distribution>[<extras>]'`` for the entry point's declared extras."""
+    dist = ep.dist.name if ep.dist is not None else DISTRIBUTION
+    extras = ",".join(ep.extras)
+    return f"pip install '{dist}[{extras}]'" if extras else f"pip install '{dist}'"
+
+
+def _failing_command(name: str, message: str, summary: str) -> Any:
+    """A stand-in command that, whatever it is given (``--help`` too), prints
+    ``sage <name>: <message>`` as one line and exits with code 2."""
+    stub = typer.Typer(add_completion=False)
+
+    @stub.command(name=name, help=summary, add_help_option=False,
+                  context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def report() -> None:
+        raise fail(name, message, 2)
+
+    return typer.main.get_command(stub)
+
+
+@cache
+def plugin_command(name: str) -> Any:
+    """The command ``name`` from the ``sage.commands`` entry point of that name (loaded
+    once), a stand-in that names the extra to install if its module cannot be imported,
+    or ``None`` if no entry point has that name."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        return None
+    try:
+        target = ep.load()
+    except ImportError as exc:
+        hint, where = _install_hint(ep), f"{ep.module}:{ep.attr}" if ep.attr else ep.module
+        return _failing_command(name, f"this command comes from {where}, which cannot be imported ({exc}); install it with: {hint}",
+                                escape(f"(not installed: {hint})"))  # help text is rich markup
+    group = typer.main.get_group(target) if isinstance(target, typer.Typer) else target
+    commands = getattr(group, "commands", None)  # a group holding it, or the command itself
+    command = commands.get(name) if isinstance(commands, dict) else group if getattr(group, "name", None) == name else None
+    if command is None:
+        msg = f"entry point {ep.name} = {ep.value!r} in group {COMMANDS_GROUP!r} holds no command {name!r}"
+        raise TypeError(msg)
+    return command
+
+
+class SageGroup(TyperGroup):
+    """The ``sage`` group: the built-in commands first, then the plugin commands by name."""
+
+    def get_help_option(self, ctx):
+        return _flag_help_option(super().get_help_option(ctx))
+
+    def list_commands(self, ctx):
+        builtin = super().list_commands(ctx)
+        return builtin + sorted(name for name in _entry_points() if name not in self.commands)
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name) or plugin_command(cmd_name)
+        if command is None and not _entry_points() and not cmd_name.startswith("-"):
+            # the installed metadata predates the plugin commands (an old editable install)
+            message = (f"no such command; no plugin commands are installed (the {COMMANDS_GROUP!r} entry-point group is empty):"
+                       f" reinstall {DISTRIBUTION} (from a checkout: pip install -e .) with the extras you use")
+            return _failing_command(cmd_name, message, "(unknown command)")
+        return command
+
+
+app = typer.Typer(
+    help="SAGE: declarative dataflow for LLM and AI pipelines.", no_args_is_help=True, add_completion=False, cls=SageGroup
+)
 
 
 def _check_backend(command: str, backend: str) -> None:
@@ -73,7 +154,8 @@ def _check_backend(command: str, backend: str) -> None:
     try:
         get_backend(backend)
     except BackendUnavailableError as exc:
-        raise _fail(command, str(exc), 2) from None
+        raise fail(command, str(exc), 2) from None
+
 
 BACKEND_PACKAGES = {"local": None, "dask": "distributed", "ray": "ray", "prefect": "prefect"}
 NATIVE_MODULES = ("sage_db", "sage_flow")
@@ -93,7 +175,17 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
     return options
 
 
-@app.command(cls=_Command)
+def backend_options(command: str, backend: str, address: str | None, option: list[str]) -> dict[str, object]:
+    """``--backend``/``--address``/``--option`` as submit options; an unknown or uninstalled
+    backend ends ``command`` with one line and exit code 2."""
+    options = _parse_options(option)
+    if address:
+        options["address"] = address
+    _check_backend(command, backend)  # fail early with the extra to install
+    return options
+
+
+@app.command(cls=SageCommand)
 def run(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a Python file that builds and submits a pipeline"),
     backend: str = typer.Option(None, "--backend", "-b", help="run every submit() of the file on this backend"),
@@ -123,7 +215,7 @@ def run(
         with quiet:
             runpy.run_path(str(file), run_name="__main__")
     except BackendUnavailableError as exc:
-        raise _fail("run", str(exc), 2) from None
+        raise fail("run", str(exc), 2) from None
     finally:
         environment.override_backend(None)
         environment.remove_job_listener(results.append)
@@ -134,81 +226,16 @@ def run(
         print(json.dumps([r.to_dict() for r in results], indent=2))
 
 
-def _recipes(command: str):
-    """The knowledge-base console module, or a clear error naming the extra to install."""
-    try:
-        return import_module("sage_recipes.kb_console")
-    except ImportError as exc:
-        raise _fail(command, f"needs the recipe extras ({exc}); install with: pip install -e '.[recipes]'", 2) from exc
-
-
-def _run_recipe(command: str, fn, *args: object) -> None:
-    """Run a knowledge-base command; bad input (a missing folder, an empty index) ends with its message."""
-    try:
-        code = fn(*args)
-    except (FileNotFoundError, LookupError, ValueError) as exc:
-        raise _fail(command, str(exc), 2) from exc
-    raise typer.Exit(code)
-
-
-def _backend_options(command: str, backend: str, address: str | None, option: list[str]) -> dict[str, object]:
-    options = _parse_options(option)
-    if address:
-        options["address"] = address
-    _check_backend(command, backend)  # fail early with the extra to install
-    return options
-
-
-@app.command(cls=_Command)
-def ask(
-    question: str = typer.Argument(..., help="the question"),
-    docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
-    db: Path = typer.Option(None, "--db", help="index folder (default: $SAGE_HOME/kb/<folder>-<hash>, $SAGE_HOME = ~/.local/share/sage)"),
-    backend: str = typer.Option("local", "--backend", "-b", help="where ingestion runs: local, dask or ray (a local cluster is started)"),
-    address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the ingestion"),
-    option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
-    k: int = typer.Option(4, "--k", "-k", min=1, help="passages to retrieve"),
-    as_json: bool = flag(False, "--json/--no-json", "print the answer, passages and sync report as JSON on stdout"),
-) -> None:
-    """Sync the folder's documents into the index (only new/changed files), then answer QUESTION."""
-    if not question.strip():
-        raise _fail("ask", f"the question is empty ({question!r}); ask something, e.g. sage ask \"How do I run a pipeline on Ray?\"", 2)
-    kb_console = _recipes("ask")
-    options = _backend_options("ask", backend, address, option)
-    _run_recipe("ask", kb_console.run_ask, question, str(docs) if docs else None, str(db) if db else None, backend, k, as_json, options)
-
-
-@app.command(cls=_Command)
-def chat(
-    folder: Path = typer.Argument(None, file_okay=False, help="folder of documents (same as --docs)"),
-    docs: Path = typer.Option(None, "--docs", file_okay=False, help="folder of .md/.txt/.rst/.pdf files (default: SAGE's own docs/)"),
-    db: Path = typer.Option(None, "--db", help="index folder (default: $SAGE_HOME/kb/<folder>-<hash>)"),
-    watch: bool = flag(False, "--watch/--no-watch", "keep the index live: changed files are re-indexed within seconds"),
-    interval: float = typer.Option(0.5, "--interval", min=0.05, help="seconds between scans of the folder with --watch"),
-    backend: str = typer.Option("local", "--backend", "-b", help="where the first sync runs: local, dask or ray"),
-    address: str = typer.Option(None, "--address", help="an existing dask/ray cluster for the first sync"),
-    option: list[str] = typer.Option([], "--option", "-o", help="backend option key=value (repeatable)"),
-    k: int = typer.Option(4, "--k", "-k", min=1, help="passages to retrieve"),
-) -> None:
-    """Sync the folder, then answer questions read from stdin until end of input or `exit`."""
-    if folder and docs and folder.resolve() != docs.resolve():
-        raise typer.BadParameter(f"two different folders given: {folder} and --docs {docs}; give one")
-    kb_console = _recipes("chat")
-    options = _backend_options("chat", backend, address, option)
-    target = folder or docs
-    _run_recipe("chat", kb_console.run_chat, str(target) if target else None, str(db) if db else None, backend, k, watch, interval, options)
-
-
 def _version(dist: str | None) -> str | None:
     if dist is None:
-        return metadata.version("sage-dataflow")
+        return metadata.version(DISTRIBUTION)
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
 
 
-@app.command(cls=_Command)
+@app.command(cls=SageCommand)
 def doctor() -> None:
     """Report Python, backends, native extensions and optional packages."""
     table = Table(title="SAGE installation")

@@ -17,12 +17,19 @@ Example::
     env = LocalEnvironment("embed")
     batch_map(env.from_batch(["a cat", "a dog"]), SentenceTransformerEmbedder).collect("vectors")
     env.submit().collected["vectors"]      # [{"text": "a cat", "vector": array(384)}, ...]
+
+Holds what every embedding step shares: reading texts from records and attaching vectors,
+the model-backed step (:class:`ModelEmbedder`: a model loaded once per process by
+:func:`shared_model`, then one encode call per bundle) and the sentence-transformers
+loader. Must not hold another runtime's model code (ONNX Runtime is
+:mod:`sage_recipes.onnx_embedding`) nor import torch or sentence-transformers at import time.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +37,22 @@ import numpy as np
 
 from sage_recipes.batching import BatchMapFunction
 
-__all__ = ["LangChainEmbedder", "SentenceTransformerEmbedder", "load_sentence_transformer", "minilm_path"]
+__all__ = [
+    "LangChainEmbedder", "ModelEmbedder", "SentenceTransformerEmbedder", "load_sentence_transformer", "minilm_path", "shared_model",
+]
 
 MINILM_DIM = 384
-_models: dict[tuple[str, str], Any] = {}
+_models: dict[tuple[Any, ...], Any] = {}
 _models_lock = threading.Lock()
+
+
+def shared_model(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """``load()`` the first time ``key`` is asked for in this process, then the same object:
+    every embedding and reranking step of a process shares its models."""
+    with _models_lock:
+        if key not in _models:
+            _models[key] = load()
+        return _models[key]
 
 
 def minilm_path() -> str:
@@ -56,18 +74,18 @@ def load_sentence_transformer(model: str | None = None, device: str = "cpu") -> 
     Every embedding operator in the same process shares the loaded model.
     """
     path = model or minilm_path()
-    key = (path, device)
-    with _models_lock:
-        if key not in _models:
-            if model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                msg = "SentenceTransformerEmbedder needs sentence-transformers; install with `pip install -e '.[embed]'`"
-                raise ImportError(msg) from exc
-            _models[key] = SentenceTransformer(path, device=device)
-        return _models[key]
+
+    def load() -> Any:
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            msg = "SentenceTransformerEmbedder needs sentence-transformers; install with `pip install -e '.[embed]'`"
+            raise ImportError(msg) from exc
+        return SentenceTransformer(path, device=device)
+
+    return shared_model(("sentence-transformers", path, device), load)
 
 
 def encode_texts(model: Any, texts: list[str], batch_size: int = 64, normalize: bool = True) -> np.ndarray:
@@ -113,33 +131,37 @@ class _Embedder(BatchMapFunction):
         return self._attach(records, self.embed(self._texts(records)))
 
 
-class _ModelEmbedder(_Embedder):
-    """An embedder whose model is loaded on the worker (once per process, shared by every
-    operator there): subclasses say how to ``load`` it and how to ``encode`` with it."""
+class ModelEmbedder(_Embedder):
+    """An embedder whose model is loaded on the worker, once per process and shared by every
+    operator there, then called once per bundle.
 
-    def __init__(self, model: str | None, batch_size: int, normalize: bool, text_key: str, vector_key: str):
+    A subclass names two functions: ``load_model(model_name, **options)`` returns the
+    process's shared model (see :func:`shared_model`) and ``encode_with(model, texts,
+    batch_size, normalize)`` a float32 ``[len(texts), dim]`` array; its constructor passes
+    the loader's ``options`` on.
+    """
+
+    load_model: Callable[..., Any]
+    encode_with: Callable[[Any, list[str], int, bool], np.ndarray]
+
+    def __init__(self, model: str | None, batch_size: int, normalize: bool, text_key: str, vector_key: str, **options: Any):
         super().__init__(text_key, vector_key)
         self.model_name = model
         self.batch_size = batch_size
         self.normalize = normalize
+        self.options = options
         self.model: Any = None
 
-    def load(self) -> Any:
-        raise NotImplementedError
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
-
     def open(self) -> None:
-        self.model = self.load()
+        self.model = self.load_model(self.model_name, **self.options)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if self.model is None:
             self.open()
-        return self.encode(texts)
+        return self.encode_with(self.model, texts, self.batch_size, self.normalize)
 
 
-class SentenceTransformerEmbedder(_ModelEmbedder):
+class SentenceTransformerEmbedder(ModelEmbedder):
     """Embeds texts with sentence-transformers (default: the shipped all-MiniLM-L6-v2, 384 dims).
 
     ``batch_size`` is passed to ``model.encode``; vectors are L2-normalised unless
@@ -149,6 +171,9 @@ class SentenceTransformerEmbedder(_ModelEmbedder):
     >>> emb.open(); emb.execute("hello")["vector"].shape         # doctest: +SKIP
     (384,)
     """
+
+    load_model = staticmethod(load_sentence_transformer)
+    encode_with = staticmethod(encode_texts)
 
     def __init__(
         self,
@@ -160,14 +185,7 @@ class SentenceTransformerEmbedder(_ModelEmbedder):
         text_key: str = "text",
         vector_key: str = "vector",
     ):
-        super().__init__(model, batch_size, normalize, text_key, vector_key)
-        self.device = device
-
-    def load(self) -> Any:
-        return load_sentence_transformer(self.model_name, self.device)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return encode_texts(self.model, texts, self.batch_size, self.normalize)
+        super().__init__(model, batch_size, normalize, text_key, vector_key, device=device)
 
 
 class LangChainEmbedder(_Embedder):

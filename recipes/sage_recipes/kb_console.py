@@ -1,7 +1,9 @@
 """The knowledge base on a terminal: progress bars, the sync summary, answers, the chat loop.
 
-Used by ``sage ask`` and ``sage chat`` (``sage_core/cli.py`` imports this module inside
-those commands only). Progress and summaries go to stderr; ``--json`` output to stdout.
+Used by ``sage ask`` and ``sage chat`` (:mod:`sage_recipes.cli` imports this module when
+one of them runs, never for ``--help``). Progress and summaries go to stderr; ``--json``
+output to stdout. Holds the terminal side of the knowledge base; must not hold command-line
+parsing (that is :mod:`sage_recipes.cli`) nor the knowledge base itself.
 
 Example::
 

@@ -12,6 +12,10 @@ this module pulls neither torch nor sentence-transformers.
 :class:`~sage_recipes.embedding.SentenceTransformerEmbedder`): the knowledge base behind
 ``sage ask`` embeds documents and questions with it.
 
+Holds the ONNX Runtime encoder and its loader. Must not hold record handling or model
+caching of its own: :class:`~sage_recipes.embedding.ModelEmbedder` and
+:func:`~sage_recipes.embedding.shared_model` are shared with the sentence-transformers step.
+
 Example::
 
     from sage_recipes.onnx_embedding import load_onnx_encoder
@@ -30,13 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from sage_recipes.embedding import _ModelEmbedder, minilm_path
+from sage_recipes.embedding import ModelEmbedder, minilm_path, shared_model
 from sage_recipes.paths import sage_home
 
 __all__ = ["OnnxEmbedder", "OnnxSentenceEncoder", "converted_model", "load_onnx_encoder"]
 
-_encoders: dict[tuple[str, int | None], OnnxSentenceEncoder] = {}
-_encoders_lock = threading.Lock()
 _convert_lock = threading.Lock()
 
 
@@ -141,14 +143,12 @@ class OnnxSentenceEncoder:
 
 def load_onnx_encoder(model: str | None = None, threads: int | None = None) -> OnnxSentenceEncoder:
     """The process's shared :class:`OnnxSentenceEncoder` for ``model`` (``None``: the shipped all-MiniLM-L6-v2)."""
-    key = (str(Path(model).resolve()) if model else "", threads)
-    with _encoders_lock:
-        if key not in _encoders:
-            _encoders[key] = OnnxSentenceEncoder(model, threads=threads)
-        return _encoders[key]
+    key = ("onnx", str(Path(model).resolve()) if model else "", threads)
+    encoder: OnnxSentenceEncoder = shared_model(key, lambda: OnnxSentenceEncoder(model, threads=threads))
+    return encoder
 
 
-class OnnxEmbedder(_ModelEmbedder):
+class OnnxEmbedder(ModelEmbedder):
     """Embeds texts on ONNX Runtime (default: the shipped all-MiniLM-L6-v2, 384 dims, no torch).
 
     The same records and options as :class:`~sage_recipes.embedding.SentenceTransformerEmbedder`;
@@ -158,6 +158,9 @@ class OnnxEmbedder(_ModelEmbedder):
     >>> emb.execute_batch(["a cat", "a kitten"])[0]["vector"].shape
     (384,)
     """
+
+    load_model = staticmethod(load_onnx_encoder)
+    encode_with = staticmethod(OnnxSentenceEncoder.encode)
 
     def __init__(
         self,
@@ -169,11 +172,4 @@ class OnnxEmbedder(_ModelEmbedder):
         text_key: str = "text",
         vector_key: str = "vector",
     ):
-        super().__init__(model, batch_size, normalize, text_key, vector_key)
-        self.threads = threads
-
-    def load(self) -> OnnxSentenceEncoder:
-        return load_onnx_encoder(self.model_name, self.threads)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode(texts, self.batch_size, self.normalize)
+        super().__init__(model, batch_size, normalize, text_key, vector_key, threads=threads)

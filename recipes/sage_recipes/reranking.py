@@ -14,8 +14,8 @@ passage of a bundle. ``mmr=0.7`` orders by maximal marginal relevance instead
 near-duplicate passages down.
 
 :class:`CompressorReranker` runs any LangChain ``BaseDocumentCompressor`` (a Cohere,
-FlashRank or cross-encoder reranker, an LLM filter, or SAGE's own
-:class:`sage_adapters.langchain.MiniLMReranker`) over each record's passages.
+FlashRank or cross-encoder reranker, an LLM filter, or SAGE's own ``MiniLMReranker`` from
+the LangChain adapters) over each record's passages.
 
 Retrieval casts a wide net cheaply (e.g. ``k=20`` hybrid); the reranker then reads every
 candidate against the question and keeps the best few for the prompt.
@@ -24,6 +24,10 @@ Example::
 
     passages = questions.map(SageDBRetriever, "data/kb", "docs", k=20, mode="text")
     reranked = batch_map(passages, EmbeddingReranker, top_k=4, mmr=0.7)
+
+Holds the reranking steps and their scoring. Must not import ``sage_adapters``: the LangChain
+adapters build on these steps (``MiniLMReranker`` wraps :class:`EmbeddingReranker`), and a
+compressor reaches :class:`CompressorReranker` as an argument, used by duck typing.
 """
 
 from __future__ import annotations
@@ -169,8 +173,8 @@ class CompressorReranker(BatchMapFunction):
 
     Example::
 
-        from sage_adapters.langchain import MiniLMReranker
-        reranked = batch_map(candidates, CompressorReranker, MiniLMReranker(top_n=4))
+        from langchain_community.document_compressors import FlashrankRerank
+        reranked = batch_map(candidates, CompressorReranker, FlashrankRerank(top_n=4))
     """
 
     def __init__(self, compressor: Any, *, question_key: str = "question", passages_key: str = "passages"):

@@ -94,3 +94,45 @@ def test_run_shows_a_live_progress_view_on_stderr():
 def test_run_without_progress_keeps_stderr_quiet():
     out = sage("run", "examples/hello.py", "--no-progress")
     assert out.returncode == 0 and "rec/s" not in out.stderr
+
+
+def test_ask_and_chat_come_from_the_sage_commands_entry_points():
+    """The installed metadata declares them (a stale install would not); `sage --help` lists them."""
+    from importlib import metadata
+
+    assert '[project.entry-points."sage.commands"]' in (ROOT / "pyproject.toml").read_text()
+    installed = {ep.name: ep for ep in metadata.entry_points(group="sage.commands")}
+    assert {"ask", "chat"} <= set(installed), installed
+    assert all(installed[name].extras == ["recipes"] for name in ("ask", "chat"))
+    out = sage("--help")
+    assert out.returncode == 0 and all(f" {name} " in out.stdout for name in ("run", "doctor", "ask", "chat")), out.stdout
+
+
+def test_a_plugin_command_that_cannot_be_imported_names_the_extra(tmp_path):
+    """A `sage.commands` entry point whose module is missing: `--help` still works; the command says what to install."""
+    dist = tmp_path / "sage_test_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: sage-test-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[sage.commands]\nbroken = sage_no_such_module.cli:commands [extra]\n")
+    env = {"PYTHONPATH": str(tmp_path), "COLUMNS": "200"}
+    listing = sage_with(env, "--help")
+    assert listing.returncode == 0, listing.stderr
+    assert "(not installed: pip install 'sage-test-plugin[extra]')" in listing.stdout
+    for args in (("broken", "x", "--flag"), ("broken", "--help")):
+        out = sage_with(env, *args)
+        assert out.returncode == 2 and out.stdout == "", out
+        [line] = out.stderr.strip().splitlines()
+        assert line.startswith("sage broken: this command comes from sage_no_such_module.cli:commands, which cannot be imported")
+        assert line.endswith("install it with: pip install 'sage-test-plugin[extra]'")
+    assert sage_with(env, "ask", "--help").returncode == 0  # the other plugins are not affected
+
+
+def test_without_plugin_metadata_an_unknown_command_says_to_reinstall(monkeypatch):
+    from typer.testing import CliRunner
+
+    from sage_core import cli
+
+    monkeypatch.setattr(cli, "_entry_points", dict)
+    monkeypatch.setattr(cli, "plugin_command", lambda name: None)
+    result = CliRunner().invoke(cli.app, ["ask", "q"])
+    assert result.exit_code == 2 and "no plugin commands are installed" in result.stderr and "pip install -e ." in result.stderr

@@ -8,6 +8,13 @@
 - :class:`MiniLMReranker`: SAGE's embedding reranker as a LangChain document compressor.
 
 Needs ``langchain-core`` (``pip install -e '.[langchain]'``). See docs/langchain.md.
+
+Holds every SAGE class that is a LangChain object (a Runnable, VectorStore, Embeddings or
+document compressor) or that runs one as an operator. Layering: this package sits on top of
+``sage_core``, ``sage_db`` and ``sage_recipes`` (the MiniLM models it wraps come from the
+recipes) and nothing in them imports it. Must not hold pipeline steps or models of its own:
+recipe steps that accept any LangChain object by duck typing (``LangChainEmbedder``,
+``CompressorReranker``) live in ``sage_recipes``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The shipped all-MiniLM-L6-v2 (or any sentence-transformers model) as LangChain ``Embeddings``.
 
-Shares the process-wide model cache of :mod:`sage_recipes.embedding`, offline.
+Shares the process-wide model cache of :mod:`sage_recipes.embedding`, offline. Holds the
+LangChain interface only; must not hold model loading or encoding (those stay in the recipes,
+which never import this module).
 
 >>> emb = MiniLMEmbeddings()                    # doctest: +SKIP
 >>> len(emb.embed_query("hello"))               # doctest: +SKIP

@@ -19,6 +19,9 @@ Example::
     chain = ChatPromptTemplate.from_template("Summarise: {text}") | chat_model | StrOutputParser()
     summaries = runnable_map(docs, chain, max_concurrency=8)            # docs: {"text": ...}
     tagged = runnable_map(docs, chain, input_key=None, output_key="summary")  # keep the record, add a field
+
+Holds the Runnable-as-operator direction only; it needs nothing but ``sage_core`` and the
+runnable. Must not hold the other direction (:mod:`.runnable`) nor any model or recipe.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import asyncio
 from typing import Any
 
 from sage_core.api.datastream import DataStream
-from sage_recipes.batching import BatchMapFunction, batch_map
+from sage_core.api.functions import BatchMapFunction
 
 __all__ = ["RunnableMap", "runnable_map"]
 
@@ -121,8 +124,7 @@ def runnable_map(
     >>> sorted(env.submit().collected["out"])
     [2, 3, 4]
     """
-    return batch_map(
-        stream,
+    return stream.map_batches(
         RunnableMap,
         runnable,
         max_concurrency=max_concurrency,

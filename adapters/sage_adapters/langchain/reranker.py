@@ -6,6 +6,9 @@ the query (the shipped all-MiniLM-L6-v2 by default, offline), keeps ``top_n`` an
 it in a LangChain app (``ContextualCompressionRetriever``) or in a SAGE pipeline through
 :class:`sage_recipes.reranking.CompressorReranker`.
 
+Holds the LangChain interface only; must not hold the scoring (that is
+:class:`sage_recipes.reranking.EmbeddingReranker`, which never imports this module).
+
 >>> from langchain_core.documents import Document
 >>> r = MiniLMReranker(top_n=1)                                            # doctest: +SKIP
 >>> r.compress_documents([Document(page_content="cats purr"), Document(page_content="SQL joins")],
