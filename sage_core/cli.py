@@ -26,7 +26,7 @@ import platform
 import runpy
 import sys
 from functools import cache
-from importlib import import_module, metadata
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,8 @@ def _check_backend(command: str, backend: str) -> None:
 
 
 BACKEND_PACKAGES = {"local": None, "dask": "distributed", "ray": "ray", "prefect": "prefect"}
-NATIVE_MODULES = ("sage_db", "sage_flow")
+# Native extensions `sage doctor` checks: the `sage.extensions` entry points (name -> module)
+EXTENSION_GROUP = "sage.extensions"
 OPTIONAL_PACKAGES = ("faiss-cpu", "langchain-core", "onnxruntime", "tokenizers", "sentence-transformers", "torch")
 
 
@@ -251,13 +252,13 @@ def doctor() -> None:
             table.add_row(f"backend {name}", "ok", _version(BACKEND_PACKAGES.get(name)) or "built in")
         except ImportError as exc:
             table.add_row(f"backend {name}", "missing", escape(str(exc)))
-    for module in NATIVE_MODULES:
+    for ep in sorted(metadata.entry_points(group=EXTENSION_GROUP), key=lambda ep: ep.name):
         try:
-            mod = import_module(module)
-            table.add_row(f"native {module}", "ok", escape(f"{mod.__version__} ({Path(mod._core.__file__).name})"))
+            mod = ep.load()
+            table.add_row(f"native {ep.name}", "ok", escape(f"{mod.__version__} ({Path(mod._core.__file__).name})"))
         except ImportError as exc:
             broken = True
-            table.add_row(f"native {module}", "missing", escape(str(exc).splitlines()[0]))
+            table.add_row(f"native {ep.name}", "missing", escape(str(exc).splitlines()[0]))
     for dist in OPTIONAL_PACKAGES:
         version = _version(dist)
         table.add_row(dist, "ok" if version else "not installed", version or "")

@@ -1,12 +1,13 @@
-"""Imports run one way: ``sage_recipes`` never imports ``sage_adapters``, and the ``sage``
-command line in ``sage_core`` knows the recipes only through the ``sage.commands`` entry points."""
+"""Imports run one way (docs/architecture.md): ``sage_core`` imports no adapter, native
+extension or recipe; ``native/`` imports no recipe or adapter; ``sage_recipes`` never imports
+``sage_adapters``; the ``sage`` command line knows the recipes only through entry points."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[1]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -20,6 +21,28 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "import_module":
             names.update(a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
     return names
+
+
+def offenders(folder: Path, forbidden: set[str]) -> dict[str, list[str]]:
+    """Modules under ``folder`` that import a top-level package in ``forbidden``, with those imports
+    (doctest examples included: they run in the test suite)."""
+    found = {}
+    for path in folder.rglob("*.py"):
+        names = imported_modules(path)
+        names |= {line.split()[1] for line in path.read_text().splitlines() if line.strip().startswith((">>> from ", ">>> import "))
+                  for line in [line.strip()[4:]]}
+        bad = sorted(m for m in names if m.split(".")[0] in forbidden)
+        if bad:
+            found[str(path.relative_to(ROOT))] = bad
+    return found
+
+
+def test_the_core_imports_no_adapter_extension_or_recipe():
+    assert offenders(ROOT / "sage_core", {"sage_adapters", "sage_db", "sage_flow", "sage_recipes"}) == {}
+
+
+def test_native_extensions_import_no_recipe_or_adapter():
+    assert offenders(ROOT / "native", {"sage_adapters", "sage_recipes"}) == {}
 
 
 def test_recipes_never_import_the_adapters():
