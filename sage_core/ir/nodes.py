@@ -176,9 +176,17 @@ class Map(Node):
 
 @dataclass(frozen=True)
 class MapBatches(Map):
-    """One ``execute_batch`` call per slice of a bundle (``map_batches``)."""
+    """One ``execute_batch`` call per slice of a bundle of records (``map_batches``)."""
 
     max_batch: int | None = None
+
+
+@dataclass(frozen=True)
+class MapArrow(Map):
+    """A function over Arrow batches in ``batch_format`` (``map_batches(fn, batch_format=...)``);
+    its records are ``pyarrow.RecordBatch`` objects (dict records are gathered into one)."""
+
+    batch_format: str = "arrow"
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,13 @@ class Filter(Node):
 
 
 @dataclass(frozen=True)
+class FilterArrow(Filter):
+    """A vectorized filter over Arrow batches: the function returns a boolean mask per batch."""
+
+    batch_format: str = "arrow"
+
+
+@dataclass(frozen=True)
 class Sink(Node):
     """Consumes records; emits nothing."""
 
@@ -204,9 +219,11 @@ class Sink(Node):
 
 @dataclass(frozen=True)
 class KeyBy(Node):
-    """Keys the stream; ``strategy`` says how keys spread over the next operator's instances."""
+    """Keys the stream; ``strategy`` says how keys spread over the next operator's instances.
+    ``field`` is set when the key is a field of the record (a dict key, an Arrow column)."""
 
     strategy: str = "hash"
+    field: str | None = None
     kind: ClassVar[str] = "keyby"
 
     def problems(self, graph: Graph) -> list[str]:
@@ -259,7 +276,7 @@ class Join(KeyedInput, Node):
         return self.keyed_problems(graph)
 
 
-BUILTIN_NODES: tuple[type[Node], ...] = (BatchSource, PollSource, Future, Map, MapBatches, FlatMap, Filter, Sink, KeyBy, CoMap, Join)
+BUILTIN_NODES: tuple[type[Node], ...] = (BatchSource, PollSource, Future, Map, MapBatches, MapArrow, FlatMap, Filter, FilterArrow, Sink, KeyBy, CoMap, Join)
 
 
 def _short_path(path: str | None) -> str:
