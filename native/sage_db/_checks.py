@@ -2,7 +2,8 @@
 
 Holds pure functions that validate caller input (ids, k, filters, vectors, queries, include,
 fusion options, collection options) and raise `ValueError`, `TypeError` or `KeyError` with a
-message saying what to pass instead. They read no collection state beyond what they are
+message saying what to pass instead, and `is_arrow`, which recognises a pyarrow batch or table
+without importing pyarrow. They read no collection state beyond what they are
 given and do no I/O, searching or writing.
 """
 
@@ -51,6 +52,13 @@ def make_config(
         "index": index,
         "index_params": dict(index_params),
     }
+
+
+def is_arrow(obj: Any) -> bool:
+    """Whether ``obj`` is a pyarrow RecordBatch or Table, told by its type's module and name so
+    that pyarrow is never imported here (it is an optional dependency)."""
+    cls = type(obj)
+    return cls.__module__.startswith("pyarrow") and cls.__name__ in ("RecordBatch", "Table")
 
 
 def id_list(ids: Any) -> list[str]:

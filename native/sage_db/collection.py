@@ -28,6 +28,7 @@ from sage_db._checks import (
     check_real,
     field_name,
     id_list,
+    is_arrow,
     make_config,
     multi_query,
     vector_list,
@@ -44,6 +45,8 @@ from sage_db._storage import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from sage_db.database import SageDB
 
 __all__ = [
@@ -210,10 +213,14 @@ class Collection:
     # -- writes -----------------------------------------------------------------------------
     def upsert(
         self,
-        ids: Sequence[str],
-        vectors: Any,
+        ids: Sequence[str] | pa.RecordBatch | pa.Table,
+        vectors: Any = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         texts: Sequence[str] | None = None,
+        *,
+        id_column: str | None = None,
+        vector_column: str | Mapping[str, str] | None = None,
+        text_column: str | None = None,
     ) -> None:
         """Inserts or replaces records; returns once the write is in the log.
 
@@ -221,14 +228,47 @@ class Collection:
         Arrays are read without copying when they are C-contiguous float32; anything else
         (float64, strided views) is converted first. All checks run before anything is
         written: on error nothing changes.
+
+        ``ids`` may instead be a ``pyarrow.RecordBatch`` or ``pyarrow.Table`` holding whole
+        records (then pass nothing else): the ids in ``id_column`` (default ``"id"``), the
+        vectors in ``vector_column`` (default ``"vector"``; ``{field: column}`` for several
+        fields, by default each field's name), the texts in ``text_column`` (default
+        ``"text"``, if present) and every other column as one metadata key (docs/sage_db.md,
+        "From Arrow").
         """
         self._check_writable()
-        ids = id_list(ids)
-        vecs = vector_list(self.name, self.fields, vectors)
-        meta = None if metadata is None else list(metadata)
-        txt = None if texts is None else list(texts)
+        meta: list[Any] | None
+        txt: list[str] | None
+        if is_arrow(ids):
+            if vectors is not None or metadata is not None or texts is not None:
+                msg = (
+                    "upsert of a pyarrow RecordBatch/Table takes vectors, metadata and texts from "
+                    "its columns: pass no vectors, metadata or texts arguments"
+                )
+                raise TypeError(msg)
+            from sage_db._arrow import upsert_arguments
+
+            id_strs, vecs, meta, txt = upsert_arguments(
+                self.name,
+                self.fields,
+                ids,
+                id_column=id_column,
+                vector_column=vector_column,
+                text_column=text_column,
+            )
+        else:
+            if id_column is not None or vector_column is not None or text_column is not None:
+                msg = "id_column, vector_column and text_column apply to pyarrow RecordBatch/Table input only"
+                raise TypeError(msg)
+            if vectors is None:
+                msg = "upsert needs vectors: upsert(ids, vectors, ...) or upsert(record_batch)"
+                raise TypeError(msg)
+            id_strs = id_list(ids)
+            vecs = vector_list(self.name, self.fields, vectors)
+            meta = None if metadata is None else list(metadata)
+            txt = None if texts is None else list(texts)
         with self._lock:
-            self._store.upsert(ids, vecs, meta, txt)
+            self._store.upsert(id_strs, vecs, meta, txt)
 
     def delete(self, ids: Sequence[str]) -> int:
         """Deletes records by id; unknown ids are ignored. Returns how many were deleted."""

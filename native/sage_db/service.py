@@ -158,12 +158,15 @@ class SageDBService:
 
     def upsert(
         self,
-        ids: Sequence[str],
-        vectors: Any,
+        ids: Any,
+        vectors: Any = None,
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
         texts: Sequence[str] | None = None,
+        **columns: Any,
     ) -> int:
-        self._guard(self._collection().upsert, ids, vectors, metadata, texts)
+        """`Collection.upsert`: lists, or a pyarrow RecordBatch/Table as ``ids`` (``columns``:
+        ``id_column``, ``vector_column``, ``text_column``). Returns the number of records."""
+        self._guard(self._collection().upsert, ids, vectors, metadata, texts, **columns)
         return len(ids)
 
     def delete(self, ids: Sequence[str]) -> int:

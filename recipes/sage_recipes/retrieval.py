@@ -2,8 +2,10 @@
 
 Records are dicts. :class:`SageDBWriter` takes ``{"id", "text", "vector", "metadata"?}``
 (what :class:`~sage_recipes.chunking.TextChunker` followed by an embedder produces) and
-upserts them in groups. :class:`SageDBRetriever` takes ``{"question", "vector"?}`` and adds
-``"passages"``: a list of ``{"id", "score", "text", "metadata"}``, best first.
+upserts them in groups; it also takes whole ``pyarrow.RecordBatch``/``Table`` records
+(columns ``id``, ``vector``, ``text``, the rest metadata), each upserted in one call.
+:class:`SageDBRetriever` takes ``{"question", "vector"?}`` and adds ``"passages"``: a list of
+``{"id", "score", "text", "metadata"}``, best first.
 
 Example::
 
@@ -36,6 +38,13 @@ class SageDBWriter(SinkFunction):
 
     Opens the database as its single writer on the worker (``parallelism=1``); creates the
     collection with ``metric``/``index`` if needed. ``sync=False`` skips fsync per write.
+
+    A record may also be a ``pyarrow.RecordBatch`` or ``Table`` with the columns ``id``,
+    ``vector_key`` (FixedSizeList<float32>, or a list of floats), optionally ``text`` (a
+    missing column or a null counts as ``""``, as for dict records), and any others as
+    metadata keys (sage_db's ``Collection.upsert`` reads it, see docs/sage_db.md). Buffered
+    dict records are written first, then the batch in one upsert; a batch sage_db refuses
+    goes to the dead-letter output whole.
     """
 
     def __init__(
@@ -68,10 +77,21 @@ class SageDBWriter(SinkFunction):
             from sage_db import SageDB
 
             if self.db is None:
-                self.db = SageDB.open(self.path, dim=self.dim or dim, sync=self.sync)
+                self.db = SageDB.open(self.path, dim=self.dim or dim or None, sync=self.sync)
             self.col = self.db.collection(self.collection_name, metric=self.metric, index=self.index)
 
-    def execute(self, data: dict[str, Any]) -> None:
+    def execute(self, data: Any) -> None:
+        if type(data).__module__.startswith("pyarrow") and type(data).__name__ in ("RecordBatch", "Table"):
+            self.flush()  # keep the stream's order: an id written again later must win
+            try:
+                self._upsert_arrow(data)
+            except Exception as exc:
+                if getattr(self, "ctx", None) is None:  # used outside a job
+                    raise
+                self.ctx.dead_letter(data, exc)
+                return
+            self.written += data.num_rows
+            return
         if not isinstance(data, dict) or "id" not in data or self.vector_key not in data:
             msg = f"SageDBWriter: a record needs 'id' and {self.vector_key!r} (embed it first), got keys {sorted(data) if isinstance(data, dict) else type(data).__name__}"
             raise TypeError(msg)
@@ -98,6 +118,26 @@ class SageDBWriter(SinkFunction):
             metadata=[r.get("metadata") or None for r in batch],
             texts=[r.get("text") or "" for r in batch],
         )
+
+    def _upsert_arrow(self, data: Any) -> None:
+        """One RecordBatch or Table in one upsert; the ``text`` column as the dict path has it."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if data.num_rows == 0:
+            return
+        if isinstance(data, pa.RecordBatch):  # a one-chunk Table, without copying the columns
+            data = pa.Table.from_batches([data])
+        if "text" in data.schema.names:
+            i = data.schema.get_field_index("text")
+            text = data.column(i)
+            if text.null_count and (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+                data = data.set_column(i, "text", pc.fill_null(text, ""))
+        else:
+            data = data.append_column("text", pa.array([""] * data.num_rows, pa.string()))
+        if self.col is None:
+            self._ensure_open(_arrow_dim(data, self.vector_key))
+        self.col.upsert(data, vector_column=self.vector_key)
 
     def existing_collection(self) -> Any:
         """The collection opened for writing, or ``None`` while the database or collection does not exist."""
@@ -130,6 +170,19 @@ class SageDBWriter(SinkFunction):
             if self.db is not None:
                 self.db.close()
                 self.db = self.col = None
+
+
+def _arrow_dim(data: Any, column: str) -> int:
+    """The vector dimension of an Arrow batch: the list size, or the length of the first row
+    (0 when unknown: sage_db then names the column and what is wrong)."""
+    if column not in data.schema.names:
+        return 0
+    t = data.schema.field(column).type
+    if hasattr(t, "list_size"):
+        return int(t.list_size)
+    col = data.column(column)
+    first = col[0] if len(col) else None
+    return len(first) if first is not None and first.is_valid else 0
 
 
 class SageDBRetriever(MapFunction):
