@@ -14,19 +14,24 @@ output with the window operator's name, as malformed records do.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sage_core import PipelineValidationError, ir, register_operator
 from sage_core.api.datastream import DataStream
 from sage_core.runtime.operators import Operator
+from sage_core.runtime.partition import batch_type
 from sage_flow.aggregate import WindowAggregate
+from sage_flow.columns import process_arrow, results_batch
 
 
 @dataclass(frozen=True)
 class Window(ir.KeyedInput, ir.Node):
     """A keyed window aggregation; its function is a :class:`WindowAggregate` spec."""
 
+    key_field: str | None = None  # the keyby field: the key column of Arrow batches
+    columnar: bool = False  # its input is Arrow batches: windows still open at the end come out as one
     kind: ClassVar[str] = "window"
     side_outputs: ClassVar[tuple[str, ...]] = ("late",)
     needs_keys_for: ClassVar[str] = "windows need a keyed stream; call .keyby(selector) before .window(...)"
@@ -66,22 +71,25 @@ def window(
     if not isinstance(node, ir.KeyBy):
         msg = f"window() after {stream.name!r}: windows need a keyed stream; call .keyby(selector) first"
         raise PipelineValidationError(msg)
-    return WindowedStream(stream, window, {"timestamp": timestamp, "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness})
+    options = {"timestamp": timestamp, "allowed_lateness": allowed_lateness, "out_of_orderness": out_of_orderness}
+    return WindowedStream(stream, window, options, node.field)
 
 
 class WindowedStream:
     """A keyed stream cut into windows; ``aggregate`` turns each fired window into a record."""
 
-    def __init__(self, stream: DataStream, window: Any, options: dict[str, Any]):
+    def __init__(self, stream: DataStream, window: Any, options: dict[str, Any], key_field: str | None = None):
         self.stream = stream
         self.window = window
         self.options = options
+        self.key_field = key_field
 
     def aggregate(
         self,
         aggregate: str | Callable[[list[Any]], Any] = "count",
         *,
         value: Callable[[Any], Any] | str | None = None,
+        field: str | None = None,
         query: Any = None,
         k: int | None = None,
         parallelism: int | None = None,
@@ -93,7 +101,17 @@ class WindowedStream:
         value, count)``. Late records go to the side output ``"late"``
         (``.side_output("late")``) when something reads it, else to the dead-letter output,
         as malformed records do.
+
+        ``field="x"`` names the value's field (the same as ``value="x"``). On a columnar
+        stream (Arrow batches keyed by a field) the key, timestamp and value columns are read
+        in C++, and fired windows come out as Arrow batches with the columns ``key``,
+        ``start``, ``end``, ``value`` and ``count``; late rows come out as Arrow batches too.
         """
+        if field is not None:
+            if value is not None:
+                msg = f"window aggregate after {self.stream.name!r}: give value= or field=, not both"
+                raise PipelineValidationError(msg)
+            value = field
         kwargs = {**self.options, "value": value, "query": query, "k": k}
         try:  # fail here, at the user's line, rather than on a worker
             WindowAggregate(self.window, aggregate, **kwargs)
@@ -101,7 +119,13 @@ class WindowedStream:
             msg = f"window aggregate after {self.stream.name!r}: {exc}"
             raise PipelineValidationError(msg) from None
         spec = ir.FunctionSpec(WindowAggregate, (self.window, aggregate), kwargs)
-        return self.stream.apply(Window, spec, parallelism=parallelism, name=name)
+        columnar = self.stream.columnar
+        out = self.stream.apply(Window, spec, parallelism=parallelism, name=name, key_field=self.key_field, columnar=columnar)
+        out.columnar = columnar
+        return out
+
+
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 class LateRecordError(Exception):
@@ -109,34 +133,74 @@ class LateRecordError(Exception):
 
 
 class WindowOperator(Operator):
-    """Runs a :class:`~sage_flow.aggregate.WindowAggregate` over keyed bundles."""
+    """Runs a :class:`~sage_flow.aggregate.WindowAggregate` over keyed bundles: record runs
+    through ``process_batch``, Arrow batches through :func:`~sage_flow.columns.process_arrow`,
+    in arrival order."""
 
     def run(self, items, input_index):  # pragma: no cover - validation requires a keyed input
         msg = f"window operator {self.node.name!r} needs a keyed stream; call .keyby(...) before .window(...)"
         raise TypeError(msg)
 
     def run_keyed(self, pairs, input_index):
-        keys = [pair[0] for pair in pairs]
-        records = [pair[1] for pair in pairs]
+        kind = batch_type()
+        if kind is None or not any(type(pair[1]) is kind for pair in pairs):
+            return self._records(pairs)
+        out: list = []
+        start = 0
+        for i, (_, record) in enumerate(pairs):
+            if type(record) is kind:
+                if start < i:
+                    out.extend(self._records(pairs[start:i]))
+                out.extend(self._batch(record))
+                start = i + 1
+        if start < len(pairs):
+            out.extend(self._records(pairs[start:]))
+        return out
+
+    def _records(self, pairs):
+        keys = list(map(_first, pairs))
+        records = list(map(_second, pairs))
         outcome = self.obj.process_batch(keys, records)
         for record, exc in outcome.errors:
             self.fail(record, exc)
         if outcome.late:
-            self._late(pairs, outcome.late)
+            key_of = {id(record): key for key, record in pairs}
+            self._late([(key_of.get(id(record)), record) for record in outcome.late])
         return [(r.key, r) for r in outcome.results]
 
-    def _late(self, pairs, late):
+    def _batch(self, batch):
+        field = self.node.key_field
+        if field is None:
+            self.fail(batch, TypeError("windows over Arrow batches need the key as a column: keyby('<column>'), not a function"))
+            return []
+        try:
+            outcome = process_arrow(self.obj, batch, field)
+        except (KeyError, TypeError) as exc:
+            self.fail(batch, exc)
+            return []
+        for row, exc in outcome.errors:
+            self.fail(row, exc)
+        if outcome.late is not None:
+            if "late" in self.side_ports:
+                self.emit_side("late", (None, outcome.late))
+            else:
+                self._late([(None, row) for row in outcome.late.to_pylist()])
+        return [] if outcome.results is None else [(None, outcome.results)]
+
+    def _late(self, pairs):
         """Late records go to the ``"late"`` side output when it is read, else to dead letters."""
         if "late" in self.side_ports:
-            key_of = {id(record): key for key, record in pairs}
-            for record in late:
-                self.emit_side("late", (key_of.get(id(record)), record))
+            for pair in pairs:
+                self.emit_side("late", pair)
             return
         watermark = self.obj.watermark
-        for record in late:
+        for _, record in pairs:
             self.fail(record, LateRecordError(f"late record: its windows closed (watermark {watermark})"))
 
     def end(self):
+        if self.node.columnar and self.obj._engine is not None and self.obj._reduce is None:
+            flushed = results_batch(self.obj, self.obj._engine.flush())
+            return [] if flushed is None else [(None, flushed)]
         return [(r.key, r) for r in self.obj.flush()]
 
 

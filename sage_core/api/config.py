@@ -23,3 +23,6 @@ class EnvConfig(BaseModel):
     max_pending_bundles: int = Field(8, ge=1, description="bundles queued per instance before upstream waits")
     service_timeout: float = Field(60.0, gt=0, description="default timeout of service calls, seconds")
     idle_poll_ms: float = Field(50.0, gt=0, description="longest wait before polling an idle source again")
+    gc_threshold: int = Field(
+        50_000, ge=0, description="CPython's young-generation GC threshold while a job runs in this process (0: leave it alone)"
+    )

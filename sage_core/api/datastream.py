@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sage_core import ir
@@ -76,10 +77,11 @@ def function_spec(node_type: type[ir.Node], fn: Any, args: tuple, kwargs: dict, 
 class DataStream:
     """A stream of records: the output of one operator."""
 
-    def __init__(self, env: Environment, node_id: int, port: str | None = None):
+    def __init__(self, env: Environment, node_id: int, port: str | None = None, columnar: bool = False):
         self.env = env
         self.node_id = node_id
         self.port = port  # None: the operator's main output; else one of its side outputs
+        self.columnar = columnar  # its records are pyarrow.RecordBatch objects (docs/columnar.md)
 
     def _edge(self, input_index: int = 0) -> ir.Edge:
         return ir.Edge(self.node_id, input_index, port=self.port)
@@ -124,35 +126,57 @@ class DataStream:
 
     def map_batches(
         self,
-        fn: type[BatchMapFunction],
+        fn: Any,
         *args: Any,
+        batch_format: str | None = None,
         max_batch: int | None = None,
         parallelism: int | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> DataStream:
-        """Like :meth:`map`, but ``fn`` (a :class:`BatchMapFunction` class) gets whole bundles:
-        one ``execute_batch(records)`` call per bundle, at most ``max_batch`` records each.
+        """One call per batch instead of one per record.
 
-        Failures stay per record (an exception instance in the output, or a record that
-        raises when the bundle is re-run record by record); bundles grow until one takes
-        about ``bundle_target_ms``, so raise that for models that like large batches.
+        Without ``batch_format``, ``fn`` is a :class:`BatchMapFunction` class and gets whole
+        bundles of records: one ``execute_batch(records)`` call per bundle, at most
+        ``max_batch`` records each. Failures stay per record (an exception instance in the
+        output, or a record that raises when the bundle is re-run record by record); bundles
+        grow until one takes about ``bundle_target_ms``, so raise that for models that like
+        large batches.
 
-        >>> from sage_core import BatchMapFunction, LocalEnvironment
+        >>> from sage_core import BatchMapFunction, Environment
         >>> class Lengths(BatchMapFunction):
         ...     def execute_batch(self, records):
         ...         return [len(r) for r in records]
-        >>> env = LocalEnvironment("lengths")
+        >>> env = Environment("lengths")
         >>> _ = env.from_batch(["a", "bb", "ccc"]).map_batches(Lengths, max_batch=256).collect("out")
         >>> sorted(env.submit().collected["out"])
         [1, 2, 3]
+
+        With ``batch_format`` (``"arrow"``, ``"numpy"`` or ``"pandas"``, as Ray Data names
+        them) the stream becomes columnar: ``fn`` (a callable, or a class whose instances
+        are callable or have ``execute_batch``) gets one Arrow batch at a time as a
+        ``pyarrow.RecordBatch``, a dict of NumPy arrays or a DataFrame, and returns a batch
+        in any of those forms (or a Table); it is emitted as a ``pyarrow.RecordBatch``. Dict
+        records are first gathered into one batch per bundle. A batch whose call raises is
+        a dead letter. See docs/columnar.md.
         """
         where = f"map_batches() after {self.name!r}"
-        if not (inspect.isclass(fn) and issubclass(fn, BatchMapFunction)):
-            msg = f"{where}: needs a BatchMapFunction subclass, got {fn!r}; use map() for plain functions"
-            raise PipelineValidationError(msg)
         if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
             msg = f"{where}: max_batch must be an integer >= 1, got {max_batch!r}"
+            raise PipelineValidationError(msg)
+        if batch_format is not None:
+            if batch_format not in ir.BATCH_FORMATS:
+                msg = f"{where}: unknown batch_format {batch_format!r}; use one of {', '.join(ir.BATCH_FORMATS)}"
+                raise PipelineValidationError(msg)
+            if not callable(fn):
+                msg = f"{where}: expected a callable or a class, got {fn!r}"
+                raise PipelineValidationError(msg)
+            spec = ir.FunctionSpec(fn, tuple(args), dict(kwargs))
+            stream = self.env._add(ir.MapArrow, spec, [self._edge()], parallelism, name, batch_format=batch_format)
+            stream.columnar = True
+            return stream
+        if not (inspect.isclass(fn) and issubclass(fn, BatchMapFunction)):
+            msg = f"{where}: needs a BatchMapFunction subclass, got {fn!r}; use map() for plain functions, or give batch_format"
             raise PipelineValidationError(msg)
         spec = function_spec(ir.Map, fn, args, kwargs, where)
         return self.env._add(ir.MapBatches, spec, [self._edge()], parallelism, name, max_batch=max_batch)
@@ -161,9 +185,30 @@ class DataStream:
         """Any number of outputs per record: return an iterable (or call ``self.collect`` in a class)."""
         return self._then(ir.FlatMap, fn, args, kwargs, parallelism, name)
 
-    def filter(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
-        """Keep records for which ``fn`` is true."""
-        return self._then(ir.Filter, fn, args, kwargs, parallelism, name)
+    def filter(
+        self,
+        fn: Any,
+        *args: Any,
+        batch_format: str | None = None,
+        parallelism: int | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> DataStream:
+        """Keep records for which ``fn`` is true.
+
+        On a columnar stream (or with ``batch_format``) the predicate is vectorized: ``fn``
+        gets each batch (in ``batch_format``, default ``"arrow"``) and returns one boolean per
+        row, e.g. ``filter(lambda b: pc.greater(b["value"], 0))``.
+        """
+        if batch_format is None and not self.columnar:
+            return self._then(ir.Filter, fn, args, kwargs, parallelism, name)
+        fmt = batch_format or "arrow"
+        if fmt not in ir.BATCH_FORMATS or not callable(fn):
+            msg = f"filter() after {self.name!r}: needs a callable and batch_format in {', '.join(ir.BATCH_FORMATS)}, got {fn!r}, {fmt!r}"
+            raise PipelineValidationError(msg)
+        stream = self.env._add(ir.FilterArrow, ir.FunctionSpec(fn, tuple(args), dict(kwargs)), [self._edge()], parallelism, name, batch_format=fmt)
+        stream.columnar = True
+        return stream
 
     def sink(self, fn: Any, *args: Any, parallelism: int | None = None, name: str | None = None, **kwargs: Any) -> DataStream:
         """Consume records: ``stream.sink(print)`` or ``stream.sink(MySink, path)``."""
@@ -173,21 +218,59 @@ class DataStream:
         """Print every record (with ``prefix``)."""
         return self.sink(PrintSink, prefix, name=name)
 
-    def collect(self, name: str) -> DataStream:
-        """Send records back to the driver: ``env.submit().collected[name]``, on every backend."""
+    def collect(self, name: str, *, format: str | None = None) -> DataStream:  # noqa: A002 - the name users know
+        """Send records back to the driver: ``env.submit().collected[name]``, on every backend.
+
+        ``format="arrow"`` makes ``collected[name]`` one ``pyarrow.Table`` (Arrow batches are
+        concatenated; dict and dataclass records become rows).
+        """
+        if format not in (None, "arrow"):
+            msg = f"collect({name!r}): format must be None (a list of records) or 'arrow', got {format!r}"
+            raise PipelineValidationError(msg)
+        if format == "arrow":
+            self.env._arrow_collects.add(name)
         return self.sink(CollectSink, name, name=f"collect_{name}")
+
+    def to_arrow(self, **submit_options: Any) -> Any:
+        """Run the pipeline (``env.submit(**submit_options)``) and return this stream's
+        records as one ``pyarrow.Table``.
+
+        >>> import pyarrow as pa
+        >>> from sage_core import Environment
+        >>> env = Environment("t")
+        >>> env.from_arrow(pa.table({"x": [1, 2, 3]})).filter(lambda b: [v > 1 for v in b["x"].to_pylist()]).to_arrow()
+        pyarrow.Table
+        x: int64
+        ----
+        x: [[2,3]]
+        """
+        label = f"to_arrow_{self.node_id}{'_' + self.port if self.port else ''}"
+        if label not in self.env._arrow_collects:
+            self.collect(label, format="arrow")
+        return self.env.submit(**submit_options).collected[label]
 
     def keyby(self, selector: Any, *args: Any, strategy: str = "hash", name: str | None = None, **kwargs: Any) -> DataStream:
         """Key the stream: every record with the same key goes to the same parallel instance.
 
-        ``strategy`` is ``"hash"`` (default), ``"broadcast"`` (every instance gets every
-        record) or ``"round_robin"`` (keys are computed but records are spread evenly).
+        ``selector`` is a field name (``keyby("user")``: ``record["user"]``, read without a
+        Python call per record; on a columnar stream the column, and Arrow batches are split
+        by key in vectorized code), a callable, or a ``KeyByFunction`` class. ``strategy``
+        is ``"hash"`` (default), ``"broadcast"`` (every instance gets every record) or
+        ``"round_robin"`` (keys are computed but records are spread evenly).
         """
         if strategy not in ir.KEYBY_STRATEGIES:
             msg = f"keyby() after {self.name!r}: unknown strategy {strategy!r}; use one of {', '.join(ir.KEYBY_STRATEGIES)}"
             raise PipelineValidationError(msg)
-        spec = function_spec(ir.KeyBy, selector, args, kwargs, f"keyby() after {self.name!r}")
         parallelism = self.env._nodes[self.node_id].parallelism
+        if isinstance(selector, str):  # a field: record[field] for dicts, a column for Arrow batches
+            if args or kwargs:
+                msg = f"keyby({selector!r}) after {self.name!r}: a field name takes no further arguments"
+                raise PipelineValidationError(msg)
+            spec = ir.FunctionSpec(itemgetter(selector))
+            stream = self.env._add(ir.KeyBy, spec, [self._edge()], parallelism, name, strategy=strategy, field=selector)
+            stream.columnar = self.columnar
+            return stream
+        spec = function_spec(ir.KeyBy, selector, args, kwargs, f"keyby() after {self.name!r}")
         return self.env._add(ir.KeyBy, spec, [self._edge()], parallelism, name, strategy=strategy)
 
     def connect(self, other: DataStream | ConnectedStreams) -> ConnectedStreams:
@@ -224,7 +307,7 @@ class DataStream:
             offered = ", ".join(repr(p) for p in ports) or "none"
             msg = f"side_output({port!r}): operator {node.name!r} has no such output (side outputs: {offered})"
             raise PipelineValidationError(msg)
-        return DataStream(self.env, self.node_id, port)
+        return DataStream(self.env, self.node_id, port, columnar=self.columnar)
 
     def retry(self, strategy: RestartStrategy) -> DataStream:
         """Call this operator again on a record that raised, as ``strategy`` allows

@@ -95,6 +95,7 @@ class Environment:
         self.checkpointing: CheckpointConfig | None = None
         self.restart_strategy: RestartStrategy = NoRestart()
         self._checks: list[tuple[str, Callable[[list], None]]] = []
+        self._arrow_collects: set[str] = set()  # collect(name, format="arrow")
 
     # -- sources -----------------------------------------------------------------------
     def from_batch(self, data: Iterable[Any] | type[BatchFunction], *args: Any, name: str | None = None, **kwargs: Any) -> DataStream:
@@ -125,6 +126,41 @@ class Environment:
         """Deprecated: the same as :meth:`from_batch`, which takes any iterable."""
         warnings.warn("from_collection() is deprecated; use from_batch(), which takes any iterable", DeprecationWarning, stacklevel=2)
         return self.from_batch(data, name=name)
+
+    def from_arrow(self, data: Any, *, batch_size: int | None = None, name: str | None = None, **dataset_options: Any) -> DataStream:
+        """A bounded columnar source: its records are ``pyarrow.RecordBatch`` objects.
+
+        ``data`` is a ``pyarrow.Table``, a ``RecordBatch``, a ``RecordBatchReader`` or an
+        iterable of RecordBatches (cut to at most ``batch_size`` rows), or files read through
+        ``pyarrow.dataset``: a path, a directory, a glob, a list of them or a
+        ``FileSystemDataset`` (Parquet, CSV, ...; ``dataset_options`` such as ``columns=``,
+        ``filter=``, ``format=`` go to :class:`~sage_core.columnar.DatasetSource`, whose
+        position is checkpointed). See docs/columnar.md.
+
+        >>> import pyarrow as pa
+        >>> env = Environment("arrow")
+        >>> _ = env.from_arrow(pa.table({"user": ["a", "b", "a"]})).keyby("user").collect("out", format="arrow")
+        >>> env.submit().collected["out"].num_rows
+        3
+        """
+        if _is_files(data):
+            from sage_core.columnar.files import DatasetSource
+
+            options = {"batch_size": batch_size or 65_536, **dataset_options}
+            spec = ir.FunctionSpec(DatasetSource, (data,), options)
+        else:
+            if dataset_options:
+                msg = f"from_arrow(): {', '.join(sorted(dataset_options))} apply to files only, not to in-memory {type(data).__name__}"
+                raise PipelineValidationError(msg)
+            from sage_core.columnar.arrow import batches_of
+
+            try:
+                spec = ir.FunctionSpec(batches_of(data, batch_size))
+            except TypeError as exc:
+                raise PipelineValidationError(str(exc)) from None
+        stream = self._add(ir.BatchSource, spec, [], 1, name)
+        stream.columnar = True
+        return stream
 
     def from_source(self, source: type[SourceFunction], *args: Any, parallelism: int = 1, name: str | None = None, **kwargs: Any) -> DataStream:
         """An unbounded source polled by SAGE until it returns ``StopSignal`` (or the job is cancelled).
@@ -287,7 +323,10 @@ class Environment:
             return Driver(job, backend_obj.open_session(), config, name, self.checkpointing)
 
         def run(driver: Driver) -> JobResult:
-            return backend_obj.run(job, driver.run)
+            result = backend_obj.run(job, driver.run)
+            for label in self._arrow_collects:
+                result.collected[label] = result.to_arrow(label)
+            return result
 
         handle = JobHandle(make_driver, run, self.restart_strategy)
         for start_listener in list(_start_listeners):
@@ -300,6 +339,15 @@ class Environment:
         for label, check in self._checks:
             check(result.collected.get(label, []))
         return result
+
+
+def _is_files(data: Any) -> bool:
+    """Whether ``from_arrow`` was given files (paths, globs, a pyarrow dataset) rather than batches."""
+    if isinstance(data, (str, os.PathLike)):
+        return True
+    if isinstance(data, (list, tuple)) and data and all(isinstance(d, (str, os.PathLike)) for d in data):
+        return True
+    return type(data).__module__.startswith("pyarrow._dataset")
 
 
 #: The same class as :class:`Environment` (whose default backend is the local one), kept

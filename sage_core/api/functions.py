@@ -176,7 +176,13 @@ class SourceFunction(_PositionedSource):
 
 
 class BatchFunction(_PositionedSource):
-    """A bounded source: ``execute()`` returns the next record, or ``None`` when exhausted."""
+    """A bounded source: ``execute()`` returns the next record, or ``None`` when exhausted.
+
+    A source whose records are ``pyarrow.RecordBatch`` objects sets ``columnar = True``, so
+    that ``filter`` and windows after it work on columns (see docs/columnar.md).
+    """
+
+    columnar: bool = False
 
     def execute(self) -> Any:
         raise NotImplementedError

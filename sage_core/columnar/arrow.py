@@ -16,21 +16,13 @@ process that never imported pyarrow).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
+from sage_core.ir.nodes import BATCH_FORMATS
+from sage_core.runtime.partition import batch_type, stable_hash
 
-from sage_core.runtime.partition import stable_hash
-
-BATCH_FORMATS = ("arrow", "numpy", "pandas")
-
-
-def batch_type() -> type | None:
-    """``pyarrow.RecordBatch`` if pyarrow is imported in this process, else None."""
-    pa = sys.modules.get("pyarrow")
-    return None if pa is None else pa.RecordBatch
+__all__ = ["BATCH_FORMATS", "batches_of", "from_format", "from_records", "is_batch", "split_by_key", "table_of", "to_format"]
 
 
 def is_batch(record: Any) -> bool:
@@ -118,6 +110,7 @@ def split_by_key(batch: Any, field: str, parallelism: int) -> list[tuple[int, An
     parallelism``, as for records."""
     if parallelism == 1:
         return [(0, batch)]
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -181,6 +181,8 @@ class DatasetSource(BatchFunction):
     See the module docstring for the position kept in checkpoints.
     """
 
+    columnar = True
+
     def __init__(
         self,
         source: Any,

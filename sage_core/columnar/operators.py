@@ -49,12 +49,12 @@ class _ArrowOperator(RecordOperator):
         return as_callable(self.obj, spec)
 
     def run(self, items, input_index):
-        return [b for b in super().run(gather(items), input_index) if b.num_rows]
+        return super().run(gather(items), input_index)
 
     def run_keyed(self, pairs, input_index):
         if not all(is_batch(p[1]) for p in pairs):
             pairs = [(None, b) for b in gather([p[1] for p in pairs])]
-        return [p for p in super().run_keyed(pairs, input_index) if p[1].num_rows]
+        return super().run_keyed(pairs, input_index)
 
 
 class ArrowMapOperator(_ArrowOperator):
@@ -75,10 +75,22 @@ class ArrowFilterOperator(_ArrowOperator):
 
         def keep(batch: Any) -> Any:
             kept = batch.filter(_mask(fn(to_format(batch, fmt)), batch.num_rows))
-            self.filtered += batch.num_rows - kept.num_rows
+            self.ctx.metrics.inc("rows_filtered", batch.num_rows - kept.num_rows)
             return kept
 
         return keep
+
+    def run(self, items, input_index):
+        return self._non_empty(super().run(items, input_index), lambda b: b)
+
+    def run_keyed(self, pairs, input_index):
+        return self._non_empty(super().run_keyed(pairs, input_index), lambda p: p[1])
+
+    def _non_empty(self, out: list, batch_of: Callable[[Any], Any]) -> list:
+        """Batches with rows left; a batch filtered down to nothing counts as filtered."""
+        kept = [item for item in out if batch_of(item).num_rows]
+        self.filtered += len(out) - len(kept)
+        return kept
 
 
 def _mask(mask: Any, rows: int) -> Any:

@@ -8,6 +8,7 @@ before a run, ``plan`` the fusion into stages.
 
 from sage_core.ir.graph import Graph
 from sage_core.ir.nodes import (
+    BATCH_FORMATS,
     BUILTIN_NODES,
     KEYBY_STRATEGIES,
     BatchSource,
@@ -30,6 +31,7 @@ from sage_core.ir.nodes import (
 )
 
 __all__ = [
+    "BATCH_FORMATS",
     "BUILTIN_NODES",
     "KEYBY_STRATEGIES",
     "BatchSource",

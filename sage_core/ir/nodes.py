@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _SOURCE_LOCK = threading.Lock()  # CPython 3.11's parser is not safe in concurrent threads
 
 KEYBY_STRATEGIES = ("hash", "broadcast", "round_robin")
+BATCH_FORMATS = ("arrow", "numpy", "pandas")  # what a columnar function gets: docs/columnar.md
 
 
 @dataclass(frozen=True)

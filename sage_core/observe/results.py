@@ -126,6 +126,13 @@ class JobResult:
         empty when every record is accounted for."""
         return {name: n for name, m in self.metrics.items() if (n := m.unaccounted() or 0)}
 
+    def to_arrow(self, name: str) -> Any:
+        """``collected[name]`` as one ``pyarrow.Table`` (Arrow batches concatenated, dict
+        and dataclass records as rows); needs pyarrow."""
+        from sage_core.columnar.arrow import table_of
+
+        return table_of(self.collected.get(name, []))
+
     def prometheus(self) -> str:
         """The metrics in the Prometheus text format (see :mod:`sage_core.observe.metrics`)."""
         return to_prometheus(self.name, self.metrics)

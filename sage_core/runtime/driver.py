@@ -23,6 +23,7 @@ from sage_core.api.config import EnvConfig
 from sage_core.observe.logs import sage_logger
 from sage_core.observe.results import DeadLetter, JobResult, OperatorMetrics
 from sage_core.reliability.checkpoint import CheckpointConfig, Checkpoints
+from sage_core.runtime.gc_tuning import young_generation
 from sage_core.runtime.instance import CallOutput
 from sage_core.runtime.session import JobSpec, Session
 
@@ -71,6 +72,10 @@ class Driver:
 
     # -- public ------------------------------------------------------------------------
     def run(self) -> JobResult:
+        with young_generation(self.config.gc_threshold):
+            return self._run()
+
+    def _run(self) -> JobResult:
         self.started = time.perf_counter()
         try:
             self.session.start(self.job)

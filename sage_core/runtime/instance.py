@@ -250,7 +250,7 @@ class StageInstance:
                 continue
             pairs = self._keys(ri, route.keyby, values)
             if route.partition == plan.HASH:
-                self._emit(ri, partition.by_key(pairs, par))
+                self._emit(ri, partition.by_key(pairs, par, route.keyby.field))
             elif route.partition == plan.BROADCAST:
                 self._emit(ri, [(t, pairs) for t in range(par)])
             else:  # round robin

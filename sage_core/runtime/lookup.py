@@ -20,6 +20,7 @@ defines the node type:
 from __future__ import annotations
 
 from sage_core import ir
+from sage_core.columnar.operators import ArrowFilterOperator, ArrowMapOperator
 from sage_core.errors import UnsupportedFeatureError
 from sage_core.runtime.operators import (
     BatchMapOperator,
@@ -40,8 +41,10 @@ _RUNTIME: dict[type[ir.Node], type] = {
     ir.Future: PassOperator,
     ir.Map: MapOperator,
     ir.MapBatches: BatchMapOperator,
+    ir.MapArrow: ArrowMapOperator,
     ir.FlatMap: FlatMapOperator,
     ir.Filter: FilterOperator,
+    ir.FilterArrow: ArrowFilterOperator,
     ir.Sink: SinkOperator,
     ir.KeyBy: KeyByOperator,
     ir.CoMap: CoMapOperator,

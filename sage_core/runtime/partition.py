@@ -7,6 +7,7 @@ Keys should be str, bytes, numbers, None or tuples of those.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import Any
 
@@ -44,11 +45,28 @@ def spread(items: list, parallelism: int, offset: int) -> list[tuple[int, list]]
     ]
 
 
-def by_key(pairs: list[tuple[Any, Any]], parallelism: int) -> list[tuple[int, list]]:
-    """Group ``(key, record)`` pairs by the instance that owns each key, keeping order."""
+def by_key(pairs: list[tuple[Any, Any]], parallelism: int, field: str | None = None) -> list[tuple[int, list]]:
+    """Group ``(key, record)`` pairs by the instance that owns each key, keeping order.
+
+    With ``field`` (a ``keyby("field")``), a record that is an Arrow batch holds many keys:
+    it is split by its column ``field`` into one ``(None, sub-batch)`` pair per owner.
+    """
     if parallelism == 1:
         return [(0, pairs)]
     buckets: list[list] = [[] for _ in range(parallelism)]
+    batch = batch_type() if field is not None else None
     for pair in pairs:
-        buckets[stable_hash(pair[0]) % parallelism].append(pair)
+        if batch is not None and type(pair[1]) is batch:
+            from sage_core.columnar.arrow import split_by_key
+
+            for target, part in split_by_key(pair[1], field, parallelism):  # type: ignore[arg-type]
+                buckets[target].append((None, part))
+        else:
+            buckets[stable_hash(pair[0]) % parallelism].append(pair)
     return [(i, b) for i, b in enumerate(buckets) if b]
+
+
+def batch_type() -> type | None:
+    """``pyarrow.RecordBatch`` if pyarrow is imported in this process (else no record can be one)."""
+    pa = sys.modules.get("pyarrow")
+    return None if pa is None else pa.RecordBatch
