@@ -66,7 +66,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="bench-native")
 def bench_native(session: nox.Session) -> None:
-    """sage_db against raw FAISS, chromadb, lancedb, bm25s; sage_flow against Python, NumPy, pandas, Bytewax."""
-    session.install("-e", ".[bench]")
+    """sage_db against raw FAISS, chromadb, lancedb, bm25s; sage_flow (and columnar windows end to end) against Python, NumPy, pandas, Bytewax."""
+    session.install("-e", ".[arrow,bench]")
     session.run("python", "benchmarks/bench_sage_db.py", *session.posargs)
     session.run("python", "benchmarks/bench_windows.py", *session.posargs)
+    session.run("python", "benchmarks/bench_columnar.py")

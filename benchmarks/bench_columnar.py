@@ -29,8 +29,17 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from bench_windows import (
+    make_events,
+    run_bytewax,
+    run_engine,
+    run_numpy,
+    run_operator,
+    run_pandas,
+    run_python,
+    to_counts,
+)
 
-from bench_windows import make_events, run_bytewax, run_engine, run_numpy, run_operator, run_pandas, run_python, to_counts
 from sage_core import Environment, SinkFunction
 from sage_flow import TumblingWindow
 

@@ -14,8 +14,8 @@ output with the window operator's name, as malformed records do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from sage_core import PipelineValidationError, ir, register_operator
@@ -178,8 +178,8 @@ class WindowOperator(Operator):
         except (KeyError, TypeError) as exc:
             self.fail(batch, exc)
             return []
-        for row, exc in outcome.errors:
-            self.fail(row, exc)
+        for row, error in outcome.errors:
+            self.fail(row, error)
         if outcome.late is not None:
             if "late" in self.side_ports:
                 self.emit_side("late", (None, outcome.late))

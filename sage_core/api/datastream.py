@@ -36,6 +36,7 @@ from sage_core.api.functions import (
 )
 from sage_core.errors import PipelineValidationError
 from sage_core.ir.validate import check_callable
+from sage_core.observe.results import JobResult
 from sage_core.registry import stream_method
 from sage_core.reliability.restart import RestartStrategy
 
@@ -247,7 +248,9 @@ class DataStream:
         label = f"to_arrow_{self.node_id}{'_' + self.port if self.port else ''}"
         if label not in self.env._arrow_collects:
             self.collect(label, format="arrow")
-        return self.env.submit(**submit_options).collected[label]
+        result = self.env.submit(autostop=True, **submit_options)
+        assert isinstance(result, JobResult)
+        return result.collected[label]
 
     def keyby(self, selector: Any, *args: Any, strategy: str = "hash", name: str | None = None, **kwargs: Any) -> DataStream:
         """Key the stream: every record with the same key goes to the same parallel instance.
