@@ -10,8 +10,9 @@ process that never imported pyarrow).
 >>> batch = pa.RecordBatch.from_pydict({"user": ["a", "b", "a"], "n": [1, 2, 3]})
 >>> is_batch(batch), is_batch({"user": "a"})
 (True, False)
->>> [(t, b.to_pydict()) for t, b in split_by_key(batch, "user", 2)]
-[(0, {'user': ['b'], 'n': [2]}), (1, {'user': ['a', 'a'], 'n': [1, 3]})]
+>>> parts = split_by_key(pa.RecordBatch.from_pydict({"user": [1, 2, 1, 3], "n": [10, 20, 30, 40]}), "user", 2)
+>>> [(t, b.to_pydict()) for t, b in parts]
+[(0, {'user': [2], 'n': [20]}), (1, {'user': [1, 1, 3], 'n': [10, 30, 40]})]
 """
 
 from __future__ import annotations

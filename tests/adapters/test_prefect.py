@@ -32,8 +32,9 @@ def _server(prefect_server):
     yield
 
 
-def task_runs_of(flow_run_id: str, expected: int = 1):
-    """The flow run and its task runs (task runs are recorded from events, so poll briefly)."""
+def task_runs_of(flow_run_id: str, expected: int = 1, names: frozenset[str] = frozenset()):
+    """The flow run and its task runs (task runs are recorded from events, so poll briefly
+    until ``expected`` of them, including every one of ``names``, are there and final)."""
     deadline = time.time() + 30
     with get_client(sync_client=True) as client:
         while True:
@@ -41,7 +42,8 @@ def task_runs_of(flow_run_id: str, expected: int = 1):
             tasks = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])), limit=200, sort=TaskRunSort.EXPECTED_START_TIME_ASC
             )
-            settled = len(tasks) >= expected and all(t.state is not None and t.state.is_final() for t in tasks)
+            seen = {t.name.rsplit("-", 1)[0] for t in tasks}
+            settled = len(tasks) >= expected and names <= seen and all(t.state is not None and t.state.is_final() for t in tasks)
             if settled or time.time() > deadline:
                 return run, tasks
             time.sleep(0.5)
@@ -52,10 +54,11 @@ def test_flow_run_and_task_runs_are_visible_in_the_api():
     env.from_batch(range(100)).map(p.times_two, parallelism=2, name="double").collect("out")
     result = env.submit(backend="prefect")
     assert sorted(result.collected["out"]) == [2 * i for i in range(100)]
-    run, tasks = task_runs_of(result.details["flow_run_id"], expected=4)
+    wanted = frozenset({"source_batch_0#0.pull", "double#0.process", "double#1.finish", "collect_out#0.finish"})
+    run, tasks = task_runs_of(result.details["flow_run_id"], expected=4, names=wanted)
     assert run.name and run.state.is_completed() and run.flow_id is not None
     names = {t.name.rsplit("-", 1)[0] for t in tasks}
-    assert {"source_batch_0#0.pull", "double#0.process", "double#1.finish", "collect_out#0.finish"} <= names
+    assert wanted <= names
     assert all(t.state.is_completed() for t in tasks)
 
 
