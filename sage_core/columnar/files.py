@@ -42,7 +42,7 @@ import glob
 import inspect
 import os
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from sage_core.api.functions import BatchFunction
 
@@ -182,6 +182,7 @@ class DatasetSource(BatchFunction):
     """
 
     columnar = True
+    file_format: ClassVar[str | None] = None  # set by subclasses that read one format only
 
     def __init__(
         self,
@@ -196,6 +197,11 @@ class DatasetSource(BatchFunction):
         if batch_size < 1:
             msg = f"{type(self).__name__}: batch_size must be >= 1, got {batch_size!r}"
             raise ValueError(msg)
+        if self.file_format is not None:
+            if format is not None:
+                msg = f"{type(self).__name__} reads {self.file_format} files only; use DatasetSource(format=...) for others"
+                raise TypeError(msg)
+            format = self.file_format
         ds = _dataset_module()
         self.columns = columns
         self.filter = filter
@@ -327,16 +333,7 @@ class ParquetSource(DatasetSource):
     had reached.
     """
 
-    def __init__(
-        self,
-        source: Any,
-        *,
-        columns: list[str] | dict[str, Any] | None = None,
-        filter: Any = None,
-        batch_size: int = 65_536,
-        **dataset_options: Any,
-    ):
-        super().__init__(source, format="parquet", columns=columns, filter=filter, batch_size=batch_size, **dataset_options)
+    file_format = "parquet"
 
 
 class CsvSource(DatasetSource):
@@ -349,13 +346,4 @@ class CsvSource(DatasetSource):
     is the record-at-a-time one, a dict of strings per row.)
     """
 
-    def __init__(
-        self,
-        source: Any,
-        *,
-        columns: list[str] | dict[str, Any] | None = None,
-        filter: Any = None,
-        batch_size: int = 65_536,
-        **dataset_options: Any,
-    ):
-        super().__init__(source, format="csv", columns=columns, filter=filter, batch_size=batch_size, **dataset_options)
+    file_format = "csv"
