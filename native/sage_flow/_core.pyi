@@ -1,12 +1,13 @@
 """Type stub for the compiled engine ``sage_flow._core`` (private; use ``sage_flow``)."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 SNAPSHOT_VERSION: int
+_T = TypeVar("_T")
 
 class Engine:
     """Keyed window state. Inputs are NumPy arrays (no copy when C-contiguous and of the
@@ -65,3 +66,4 @@ def extract_float64(
     records: Any, field: Any, allow_nonfinite: bool = False
 ) -> tuple[npt.NDArray[np.float64], list[int]]: ...
 def lookup_ids(keys: Any, table: dict[Any, int]) -> tuple[npt.NDArray[np.int64], list[int]]: ...
+def build_objects(cls: type[_T], slots: tuple[str, ...], columns: tuple[Any, ...]) -> list[_T]: ...

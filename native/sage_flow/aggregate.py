@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sage_flow import _codec, _core, _records
-from sage_flow.results import BatchOutcome, TopK, WindowReduceError, WindowResult, _make_result
+from sage_flow.results import BatchOutcome, TopK, WindowReduceError, WindowResult, make_results
 from sage_flow.windows import CountWindow, SessionWindow, SlidingWindow, TumblingWindow, Window
 
 __all__ = [
@@ -462,10 +462,10 @@ class WindowAggregate:
             try:
                 value = reduce(values)
             except Exception as exc:  # noqa: BLE001 - routed to errors
-                window = _make_result(key_col[j], starts[j], ends[j], values, counts[j])
+                window = make_results([key_col[j]], [starts[j]], [ends[j]], [values], [counts[j]])[0]
                 failed.append((window, exc))
                 continue
-            out.append(_make_result(key_col[j], starts[j], ends[j], value, counts[j]))
+            out += make_results([key_col[j]], [starts[j]], [ends[j]], [value], [counts[j]])
         if failed:
             if errors is None:
                 raise WindowReduceError(out, failed)
@@ -495,7 +495,7 @@ class WindowAggregate:
             values = counts
         else:
             values = fired["value"].tolist()
-        return list(map(_make_result, key_col, starts, ends, values, counts))
+        return make_results(key_col, starts, ends, values, counts)
 
     def _collect_values(self) -> None:
         assert self._engine is not None

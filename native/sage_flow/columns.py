@@ -157,14 +157,14 @@ def _small_int_ids(agg: WindowAggregate, values: np.ndarray) -> np.ndarray | Non
         lut = np.full(size, -1, dtype=np.int64)
         known = [(k, i) for k, i in table.items() if type(k) is int and 0 <= k < size]
         if known:
-            where, ids = zip(*known)
-            lut[list(where)] = ids
+            where, known_ids = zip(*known)
+            lut[list(where)] = known_ids
         agg._key_lut, agg._key_lut_table = lut, table  # type: ignore[attr-defined]
-    ids = lut[values]
-    if (ids < 0).any():
-        for key in np.unique(values[ids < 0]).tolist():
+    ids = lut.take(values)
+    if ids.min() < 0:
+        for key in np.flatnonzero(np.bincount(values[ids < 0])).tolist():  # the new keys, each once
             lut[key] = table[key]
-        ids = lut[values]
+        ids = lut.take(values)
     return ids
 
 
@@ -179,6 +179,8 @@ def _floats(batch: Any, field: str | None, what: str, want: str, problems: dict[
     if pa.types.is_timestamp(kind):
         values = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / _UNITS[kind.unit]
         values[column.is_null().to_numpy(zero_copy_only=False)] = np.nan
+    elif kind == pa.float64():
+        values = column.to_numpy(zero_copy_only=False)
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_boolean(kind):
         values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
     else:
@@ -186,7 +188,14 @@ def _floats(batch: Any, field: str | None, what: str, want: str, problems: dict[
         for i in range(len(column)):
             problems.setdefault(i, ValueError(f"window operator could not read record: {what} must be {want}, got a {kind} column {field!r}"))
         return values
-    bad = ~np.isfinite(values) if finite else column.is_null().to_numpy(zero_copy_only=False)
+    if finite:
+        with np.errstate(over="ignore"):  # one pass: NaN and infinity carry into the sum
+            total = np.add.reduce(values)
+        if np.isfinite(total):
+            return np.ascontiguousarray(values)
+        bad = ~np.isfinite(values)
+    else:
+        bad = column.is_null().to_numpy(zero_copy_only=False)
     if bad.any():
         for i in np.flatnonzero(bad).tolist():
             problems.setdefault(i, ValueError(f"window operator could not read record: {what} must be {want}, got {values[i] if not np.isnan(values[i]) else None!r} in column {field!r}"))

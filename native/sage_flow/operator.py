@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from sage_core import PipelineValidationError, ir, register_operator
 from sage_core.api.datastream import DataStream
+from sage_core.runtime.keyed import Keyed
 from sage_core.runtime.operators import Operator
 from sage_core.runtime.partition import batch_type
 from sage_flow.aggregate import WindowAggregate
@@ -125,7 +126,7 @@ class WindowedStream:
         return out
 
 
-_first, _second = itemgetter(0), itemgetter(1)
+_key = attrgetter("key")
 
 
 class LateRecordError(Exception):
@@ -141,67 +142,69 @@ class WindowOperator(Operator):
         msg = f"window operator {self.node.name!r} needs a keyed stream; call .keyby(...) before .window(...)"
         raise TypeError(msg)
 
-    def run_keyed(self, pairs, input_index):
+    def run_keyed(self, bundle, input_index):
         kind = batch_type()
-        if kind is None or not any(type(pair[1]) is kind for pair in pairs):
-            return self._records(pairs)
-        out: list = []
+        records = bundle.records
+        if kind is None or kind not in map(type, records):
+            return self._records(bundle.keys, records)
+        out = Keyed([], [])
         start = 0
-        for i, (_, record) in enumerate(pairs):
+        for i, record in enumerate(records):
             if type(record) is kind:
                 if start < i:
-                    out.extend(self._records(pairs[start:i]))
-                out.extend(self._batch(record))
+                    out += self._records(bundle.keys[start:i], records[start:i])
+                out += self._batch(record)
                 start = i + 1
-        if start < len(pairs):
-            out.extend(self._records(pairs[start:]))
+        if start < len(records):
+            out += self._records(bundle.keys[start:], records[start:])
         return out
 
-    def _records(self, pairs):
-        keys = list(map(_first, pairs))
-        records = list(map(_second, pairs))
+    def _records(self, keys, records):
         outcome = self.obj.process_batch(keys, records)
         for record, exc in outcome.errors:
             self.fail(record, exc)
         if outcome.late:
-            key_of = {id(record): key for key, record in pairs}
-            self._late([(key_of.get(id(record)), record) for record in outcome.late])
-        return [(r.key, r) for r in outcome.results]
+            key_of = dict(zip(map(id, records), keys))
+            self._late(Keyed([key_of.get(id(record)) for record in outcome.late], outcome.late))
+        results = outcome.results
+        return Keyed(list(map(_key, results)), results)
 
     def _batch(self, batch):
         field = self.node.key_field
         if field is None:
             self.fail(batch, TypeError("windows over Arrow batches need the key as a column: keyby('<column>'), not a function"))
-            return []
+            return Keyed([], [])
         try:
             outcome = process_arrow(self.obj, batch, field)
         except (KeyError, TypeError) as exc:
             self.fail(batch, exc)
-            return []
+            return Keyed([], [])
         for row, error in outcome.errors:
             self.fail(row, error)
         if outcome.late is not None:
             if "late" in self.side_ports:
                 self.emit_side("late", (None, outcome.late))
             else:
-                self._late([(None, row) for row in outcome.late.to_pylist()])
-        return [] if outcome.results is None else [(None, outcome.results)]
+                rows = outcome.late.to_pylist()
+                self._late(Keyed([None] * len(rows), rows))
+        return Keyed([], []) if outcome.results is None else Keyed([None], [outcome.results])
 
-    def _late(self, pairs):
+    def _late(self, late: Keyed) -> None:
         """Late records go to the ``"late"`` side output when it is read, else to dead letters."""
         if "late" in self.side_ports:
-            for pair in pairs:
+            for pair in late:
                 self.emit_side("late", pair)
             return
-        watermark = self.obj.watermark
-        for _, record in pairs:
+        watermark = self.obj.watermark  # type: ignore[union-attr]
+        for record in late.records:
             self.fail(record, LateRecordError(f"late record: its windows closed (watermark {watermark})"))
 
     def end(self):
         if self.node.columnar and self.obj._engine is not None and self.obj._reduce is None:
             flushed = results_batch(self.obj, self.obj._engine.flush())
-            return [] if flushed is None else [(None, flushed)]
-        return [(r.key, r) for r in self.obj.flush()]
+            return Keyed([], []) if flushed is None else Keyed([None], [flushed])
+        results = self.obj.flush()
+        return Keyed(list(map(_key, results)), results)
 
 
 register_operator(Window, WindowOperator)

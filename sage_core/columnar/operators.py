@@ -10,9 +10,11 @@ not hold sources or graph code, and imports pyarrow only when a batch is built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import compress
 from typing import Any
 
 from sage_core.columnar.arrow import from_format, from_records, is_batch, to_format
+from sage_core.runtime.keyed import Keyed
 from sage_core.runtime.operators import RecordOperator, as_callable
 
 
@@ -51,10 +53,11 @@ class _ArrowOperator(RecordOperator):
     def run(self, items, input_index):
         return super().run(gather(items), input_index)
 
-    def run_keyed(self, pairs, input_index):
-        if not all(is_batch(p[1]) for p in pairs):
-            pairs = [(None, b) for b in gather([p[1] for p in pairs])]
-        return super().run_keyed(pairs, input_index)
+    def run_keyed(self, bundle, input_index):
+        if not all(map(is_batch, bundle.records)):
+            batches = gather(bundle.records)
+            bundle = Keyed([None] * len(batches), batches)
+        return super().run_keyed(bundle, input_index)
 
 
 class ArrowMapOperator(_ArrowOperator):
@@ -81,16 +84,21 @@ class ArrowFilterOperator(_ArrowOperator):
         return keep
 
     def run(self, items, input_index):
-        return self._non_empty(super().run(items, input_index), lambda b: b)
+        out = super().run(items, input_index)
+        return self._count_empty(out, list(compress(out, _rows(out))))
 
-    def run_keyed(self, pairs, input_index):
-        return self._non_empty(super().run_keyed(pairs, input_index), lambda p: p[1])
+    def run_keyed(self, bundle, input_index):
+        out = super().run_keyed(bundle, input_index)
+        return self._count_empty(out, out.compress(_rows(out.records)))
 
-    def _non_empty(self, out: list, batch_of: Callable[[Any], Any]) -> list:
-        """Batches with rows left; a batch filtered down to nothing counts as filtered."""
-        kept = [item for item in out if batch_of(item).num_rows]
+    def _count_empty(self, out: Any, kept: Any) -> Any:
+        """``kept`` (the batches with rows left): a batch filtered down to nothing counts as filtered."""
         self.filtered += len(out) - len(kept)
         return kept
+
+
+def _rows(batches: list) -> list[int]:
+    return [batch.num_rows for batch in batches]
 
 
 def _mask(mask: Any, rows: int) -> Any:

@@ -23,6 +23,7 @@ from sage_core.observe.logs import redact
 from sage_core.observe.results import DeadLetter, OperatorMetrics
 from sage_core.reliability.checkpoint import CheckpointError
 from sage_core.runtime import partition
+from sage_core.runtime.keyed import Keyed
 from sage_core.runtime.lookup import runtime_class
 from sage_core.runtime.operators import _SKIP, Operator, as_callable, call_each, instantiate
 from sage_core.runtime.services import ServiceClient
@@ -92,7 +93,7 @@ class StageInstance:
         if self.reader is not None:
             head = self.stage.head
             self._contexts[0]._dead_letter = lambda record, exc: self._fail(head, record, exc, None)
-        # whether the records entering op i are (key, record) pairs; an inline keyby turns them so
+        # whether the records entering op i are keyed (a Keyed bundle); an inline keyby makes them so
         self._keyed_in = [self.stage.keyed]
         for n in nodes:
             self._keyed_in.append(self._keyed_in[-1] or isinstance(n, ir.KeyBy))
@@ -200,8 +201,10 @@ class StageInstance:
             op.restore(op_state)
 
     # -- internals ---------------------------------------------------------------------
-    def _run(self, items: list, start: int, input_index: int, out: CallOutput) -> None:
+    def _run(self, items: list | Keyed, start: int, input_index: int, out: CallOutput) -> None:
         keyed = self._keyed_in[start]
+        if keyed:
+            items = Keyed.of(items)
         for pos in range(start, len(self.ops)):
             if not items:
                 break
@@ -209,10 +212,12 @@ class StageInstance:
             t0 = time.perf_counter()
             n = len(items)
             op.records_in += n
-            items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)
+            items = op.run_keyed(items, input_index) if keyed else op.run(items, input_index)  # type: ignore[arg-type]
             if op.finish_bundle is not None:
                 self._finish_bundle(op)
             keyed = self._keyed_in[pos + 1]
+            if keyed and type(items) is not Keyed:  # an operator that returned (key, record) pairs
+                items = Keyed.of(items)
             op.records_out += len(items)
             elapsed = time.perf_counter() - t0
             op.seconds += elapsed
@@ -226,7 +231,7 @@ class StageInstance:
         except Exception as exc:
             raise self._error(op.node, None, exc, "finish_bundle(): ") from exc
 
-    def _route(self, items: list, out: CallOutput) -> None:
+    def _route(self, items: list | Keyed, out: CallOutput) -> None:
         """Split the chain's output (and its last operator's side outputs) over the routes."""
         routes = self.stage.routes
         if not routes:
@@ -236,8 +241,8 @@ class StageInstance:
         for ri, route in enumerate(routes):
             values = outputs.get(route.port)
             if values is None:
-                batch = items if route.port is None else self.ops[-1].take_side(route.port)
-                values = outputs[route.port] = [pair[1] for pair in batch] if keyed else batch
+                batch: Any = items if route.port is None else self.ops[-1].take_side(route.port)
+                values = outputs[route.port] = Keyed.of(batch).records if keyed else batch
             if not values:
                 continue
             par = self.config.target_parallelism[route.target]
@@ -257,13 +262,13 @@ class StageInstance:
                 self._rr += 1
                 self._emit(ri, partition.spread(pairs, par, self._rr))
 
-    def _emit(self, route: int, chunks: list[tuple[int, list]]) -> None:
+    def _emit(self, route: int, chunks: list[tuple[int, Any]]) -> None:
         """Add ``(target, records)`` chunks to this call's parts, one list per route and target."""
         for target, chunk in chunks:
             part = self._parts.get((route, target))
             self._parts[(route, target)] = chunk if part is None else part + chunk
 
-    def _keys(self, ri: int, keyby: ir.Node, values: list) -> list[tuple]:
+    def _keys(self, ri: int, keyby: ir.Node, values: list) -> Keyed:
         selector = self._selectors[ri]
         failed = 0
 
@@ -273,9 +278,8 @@ class StageInstance:
             self._fail(keyby, record, exc, None)
 
         keys = call_each(selector, values, fail, _SKIP)
-        if failed:
-            return [(k, v) for k, v in zip(keys, values) if k is not _SKIP]
-        return list(zip(keys, values))
+        bundle = Keyed(keys, values)
+        return bundle.compress([k is not _SKIP for k in keys]) if failed else bundle
 
     def _describe(self, node: ir.Node) -> str:
         """``"Function (file:line)"``, once per node (reading the source is slow)."""

@@ -1,8 +1,9 @@
 """How nodes run over a bundle: the ``Operator`` base, the per-record loop every record
 operator shares (``RecordOperator``), and the built-in operators made from it.
 
-An operator gets a list of records (or of ``(key, record)`` pairs when its stage is keyed)
-and returns the list it emits. A record that raises is handed to ``fail`` (dead letter, or
+An operator gets a list of records (or, when its stage is keyed, a
+:class:`~sage_core.runtime.keyed.Keyed` bundle: keys and records as parallel lists) and
+returns what it emits in the same form. A record that raises is handed to ``fail`` (dead letter, or
 an ``OperatorError`` in strict mode) and the rest of the bundle goes on. Which operator
 runs which node type is decided in ``lookup.py``, not here.
 """
@@ -21,6 +22,7 @@ from sage_core.api.context import RuntimeContext
 from sage_core.api.functions import BaseFunction
 from sage_core.observe.metrics import LatencyHistogram
 from sage_core.observe.results import OperatorMetrics
+from sage_core.runtime.keyed import Keyed
 
 _SKIP = object()
 
@@ -157,7 +159,9 @@ class Operator:
     def run(self, items: list, input_index: int) -> list:
         raise NotImplementedError
 
-    def run_keyed(self, pairs: list, input_index: int) -> list:
+    def run_keyed(self, bundle: Keyed, input_index: int) -> Keyed | list:
+        """Like :meth:`run` for a keyed bundle; may return a :class:`Keyed` bundle or a list
+        of ``(key, record)`` pairs."""
         raise NotImplementedError
 
     def emit_side(self, port: str, item: Any) -> None:
@@ -241,29 +245,32 @@ class RecordOperator(Operator):
         before = self.errors
         return self._outputs(items, self.each(self._fn(input_index), items, self.fail, _FILL[self.shape]), False, before)
 
-    def run_keyed(self, pairs, input_index):
+    def run_keyed(self, bundle, input_index):
         before = self.errors
-        return self._outputs(pairs, self.each(self._keyed_fn(input_index), pairs, self.fail_keyed, _FILL[self.shape]), True, before)
+        return self._outputs(bundle, self.each(self._keyed_fn(input_index), bundle, self.fail_keyed, _FILL[self.shape]), True, before)
 
-    def _outputs(self, items: list, results: list, keyed: bool, errors_before: int) -> list:
-        """What the operator emits, from its inputs and the function's results (a failed
-        record's result is the shape's fill value; ``errors_before`` tells whether any failed)."""
+    def _outputs(self, items: Any, results: list, keyed: bool, errors_before: int) -> Any:
+        """What the operator emits, from its inputs (records, or a Keyed bundle when
+        ``keyed``) and the function's results (a failed record's result is the shape's fill
+        value; ``errors_before`` tells whether any failed)."""
         shape, failed = self.shape, self.errors != errors_before
         if shape == ONE:
             if keyed:
-                return [(pair[0], r) for pair, r in zip(items, results) if r is not _SKIP]
+                out = Keyed(items.keys, results)
+                return out.compress([r is not _SKIP for r in results]) if failed else out
             return [r for r in results if r is not _SKIP] if failed else results
         if shape == KEEP:
-            kept = list(compress(items, results))
+            kept = items.compress(results) if keyed else list(compress(items, results))
             self.filtered += len(items) - len(kept) - (self.errors - errors_before)
             return kept
         if shape == MANY:
             if keyed:
-                return [(pair[0], out) for pair, outs in zip(items, results) if outs for out in outs]
+                keys = [key for key, outs in zip(items.keys, results) if outs for _ in outs]
+                return Keyed(keys, [out for outs in results if outs for out in outs])
             return [out for outs in results if outs for out in outs]
         if shape == KEY:
-            records = [pair[1] for pair in items] if keyed else items
-            return [(k, v) for k, v in zip(results, records) if k is not _SKIP] if failed else list(zip(results, records))
+            out = Keyed(results, items.records if keyed else items)
+            return out.compress([k is not _SKIP for k in results]) if failed else out
         return []
 
 
@@ -288,9 +295,9 @@ class KeyByOperator(RecordOperator):
 
     shape = KEY
 
-    def run_keyed(self, pairs, input_index):
+    def run_keyed(self, bundle, input_index):
         before = self.errors
-        return self._outputs(pairs, self.each(self._fn(input_index), [p[1] for p in pairs], self.fail, _SKIP), True, before)
+        return self._outputs(bundle, self.each(self._fn(input_index), bundle.records, self.fail, _SKIP), True, before)
 
 
 class FlatMapOperator(RecordOperator):
@@ -355,12 +362,11 @@ class BatchMapOperator(Operator):
     def run(self, items, input_index):
         return self._run(items, items, self.fail)
 
-    def run_keyed(self, pairs, input_index):
-        records = [pair[1] for pair in pairs]
-        if len(pairs) == 1:
-            self.ctx.current_key = pairs[0][0]
-        outs = self._run(pairs, records, self.fail_keyed, keep=True)
-        return [(pair[0], out) for pair, out in zip(pairs, outs) if out is not _SKIP]
+    def run_keyed(self, bundle, input_index):
+        if len(bundle) == 1:
+            self.ctx.current_key = bundle.keys[0]
+        outs = self._run(bundle, bundle.records, self.fail_keyed, keep=True)
+        return Keyed(bundle.keys, outs).compress([out is not _SKIP for out in outs])
 
     def _run(self, items: list, records: list, fail: Fail, keep: bool = False) -> list:
         """Outputs for ``records`` (``_SKIP`` for failed ones when ``keep``); ``items`` are

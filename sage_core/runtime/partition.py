@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import sys
 import zlib
+from collections.abc import Sequence
 from typing import Any
+
+from sage_core.runtime.keyed import Keyed
 
 
 def stable_hash(key: Any) -> int:
@@ -34,7 +37,7 @@ def stable_hash(key: Any) -> int:
     return zlib.crc32(repr(key).encode("utf-8"))
 
 
-def spread(items: list, parallelism: int, offset: int) -> list[tuple[int, list]]:
+def spread(items: Sequence, parallelism: int, offset: int) -> list[tuple[int, Any]]:
     """Split ``items`` into contiguous chunks over ``parallelism`` targets, starting at ``offset``."""
     if parallelism == 1 or len(items) <= 1:
         return [(offset % parallelism, items)]
@@ -45,24 +48,47 @@ def spread(items: list, parallelism: int, offset: int) -> list[tuple[int, list]]
     ]
 
 
-def by_key(pairs: list[tuple[Any, Any]], parallelism: int, field: str | None = None) -> list[tuple[int, list]]:
-    """Group ``(key, record)`` pairs by the instance that owns each key, keeping order.
+def by_key(bundle: Keyed, parallelism: int, field: str | None = None) -> list[tuple[int, Keyed]]:
+    """Group a keyed bundle by the instance that owns each key, keeping order.
 
     With ``field`` (a ``keyby("field")``), a record that is an Arrow batch holds many keys:
-    it is split by its column ``field`` into one ``(None, sub-batch)`` pair per owner.
+    it is split by its column ``field`` into one sub-batch (key None) per owner.
+
+    >>> [(target, part.records) for target, part in by_key(Keyed(["ann", "bob", "ann"], [1, 2, 3]), 2)]
+    [(0, [2]), (1, [1, 3])]
     """
     if parallelism == 1:
-        return [(0, pairs)]
-    buckets: list[list] = [[] for _ in range(parallelism)]
+        return [(0, bundle)]
+    keys, records = bundle.keys, bundle.records
     batch = batch_type() if field is not None else None
-    for pair in pairs:
-        if batch is not None and type(pair[1]) is batch:
-            from sage_core.columnar.arrow import split_by_key
+    if batch is not None and batch in map(type, records):
+        return _by_key_with_batches(bundle, parallelism, field, batch)  # type: ignore[arg-type]
+    try:  # each distinct key is hashed once
+        owner_of = {key: stable_hash(key) % parallelism for key in set(keys)}
+        owners = list(map(owner_of.__getitem__, keys))
+    except TypeError:  # an unhashable key
+        owners = [stable_hash(key) % parallelism for key in keys]
+    out = []
+    for target in range(parallelism):
+        part = bundle.compress(map(target.__eq__, owners))
+        if part:
+            out.append((target, part))
+    return out
 
-            for target, part in split_by_key(pair[1], field, parallelism):  # type: ignore[arg-type]
-                buckets[target].append((None, part))
+
+def _by_key_with_batches(bundle: Keyed, parallelism: int, field: str, batch: type) -> list[tuple[int, Keyed]]:
+    from sage_core.columnar.arrow import split_by_key
+
+    buckets = [Keyed([], []) for _ in range(parallelism)]
+    for key, record in bundle:
+        if type(record) is batch:
+            for target, part in split_by_key(record, field, parallelism):
+                buckets[target].keys.append(None)
+                buckets[target].records.append(part)
         else:
-            buckets[stable_hash(pair[0]) % parallelism].append(pair)
+            target = stable_hash(key) % parallelism
+            buckets[target].keys.append(key)
+            buckets[target].records.append(record)
     return [(i, b) for i, b in enumerate(buckets) if b]
 
 

@@ -219,3 +219,22 @@ def test_failing_reduce_routes_the_window_to_errors():
         op.flush()
     assert info.value.results == []
     assert info.value.errors[0][0] == WindowResult("a", 10.0, 20.0, [2, 13], 2)
+
+
+def test_results_built_in_bulk_equal_constructed_ones_and_stay_frozen():
+    from dataclasses import FrozenInstanceError
+
+    from sage_flow import _core
+    from sage_flow.results import make_results
+
+    built = make_results(["a", ("t", 1)], [0.0, 5.0], [5.0, 10.0], [2, np.float32(1.5)], [2, 3])
+    assert built == [WindowResult("a", 0.0, 5.0, 2, 2), WindowResult(("t", 1), 5.0, 10.0, np.float32(1.5), 3)]
+    assert pickle.loads(pickle.dumps(built)) == built and hash(built[0]) == hash(WindowResult("a", 0.0, 5.0, 2, 2))
+    with pytest.raises(FrozenInstanceError):
+        built[0].value = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="columns differ in length"):
+        make_results(["a"], [0.0, 1.0], [1.0], [1], [1])
+    with pytest.raises(AttributeError, match="nope"):
+        _core.build_objects(WindowResult, ("key", "nope"), (["a"], [1]))
+    with pytest.raises(ValueError, match="2 columns for 1 slots"):
+        _core.build_objects(WindowResult, ("key",), (["a"], [1]))

@@ -178,4 +178,46 @@ std::pair<py::array_t<int64_t>, std::vector<py::ssize_t>> lookup_ids(const py::s
   return {owned_array(std::move(out), {n}), std::move(missing)};
 }
 
+py::list build_objects(const py::type& cls, const py::tuple& slots, const py::tuple& columns) {
+  const auto k = slots.size();
+  if (columns.size() != k)
+    throw py::value_error("build_objects: got " + std::to_string(columns.size()) + " columns for " +
+                          std::to_string(k) + " slots");
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  std::vector<py::object> descriptors;
+  std::vector<descrsetfunc> setters;
+  std::vector<py::object> fast;
+  py::ssize_t n = -1;
+  for (size_t i = 0; i < k; ++i) {
+    py::object descriptor = cls.attr(slots[i]);
+    descrsetfunc set = Py_TYPE(descriptor.ptr())->tp_descr_set;
+    if (set == nullptr)
+      throw py::type_error("build_objects: " + std::string(py::str(cls)) + "." +
+                           std::string(py::str(slots[i])) + " is not a slot");
+    descriptors.push_back(descriptor);
+    setters.push_back(set);
+    fast.push_back(fast_sequence(columns[i].cast<py::sequence>()));
+    const py::ssize_t len = PySequence_Fast_GET_SIZE(fast.back().ptr());
+    if (n >= 0 && len != n)
+      throw py::value_error("build_objects: columns differ in length (" + std::to_string(n) + " and " +
+                            std::to_string(len) + ")");
+    n = len;
+  }
+  if (n < 0) n = 0;
+  py::list out(n);
+  for (py::ssize_t j = 0; j < n; ++j) {
+    PyObject* obj = type->tp_alloc(type, 0);
+    if (obj == nullptr) throw py::error_already_set();
+    for (size_t i = 0; i < k; ++i) {
+      PyObject* value = PySequence_Fast_GET_ITEM(fast[i].ptr(), j);  // borrowed
+      if (setters[i](descriptors[i].ptr(), obj, value) < 0) {
+        Py_DECREF(obj);
+        throw py::error_already_set();
+      }
+    }
+    PyList_SET_ITEM(out.ptr(), j, obj);  // steals the reference
+  }
+  return out;
+}
+
 }  // namespace sage_flow

@@ -51,4 +51,9 @@ std::pair<py::array_t<double>, std::vector<py::ssize_t>> extract_float64(const p
 std::pair<py::array_t<int64_t>, std::vector<py::ssize_t>> lookup_ids(const py::sequence& keys,
                                                                      const py::dict& table);
 
+// One new instance of the __slots__ class `cls` per row of `columns` (one sequence per slot
+// name in `slots`), its slots set through their descriptors without calling __init__, as
+// pickle restores slotted objects. Builds result objects in bulk.
+py::list build_objects(const py::type& cls, const py::tuple& slots, const py::tuple& columns);
+
 }  // namespace sage_flow

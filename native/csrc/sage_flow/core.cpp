@@ -191,4 +191,6 @@ PYBIND11_MODULE(_core, m) {
         "record[field] for each record as float64; returns (array, indices of bad records).");
   m.def("lookup_ids", &lookup_ids, py::arg("keys"), py::arg("table"),
         "table[key] for each key as int64; returns (array, indices of missing keys).");
+  m.def("build_objects", &build_objects, py::arg("cls"), py::arg("slots"), py::arg("columns"),
+        "One instance of the __slots__ class cls per row of columns, slots set without __init__.");
 }
