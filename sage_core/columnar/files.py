@@ -38,13 +38,13 @@ Example (``tests/columnar/test_files.py`` runs the same on every backend)::
 
 from __future__ import annotations
 
-import glob
 import inspect
 import os
 from collections.abc import Generator, Iterator
 from typing import Any, ClassVar
 
 from sage_core.api.functions import BatchFunction
+from sage_core.api.paths import expand_paths
 
 __all__ = ["CsvSource", "DatasetSource", "ParquetSource"]
 
@@ -118,35 +118,13 @@ def resolve_source(source: Any) -> str | list[str]:
     ...
     FileNotFoundError: input file '/nonexistent/events.parquet' does not exist
     """
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         text = os.fspath(source)
-        if os.path.isdir(text):
-            if not _files_under(text):
-                msg = f"input directory {text!r} holds no data files"
-                raise FileNotFoundError(msg)
-            return text
-        items = [text]
-    else:
-        items = [os.fspath(item) for item in source]
-        if not items:
-            msg = "no input files: the source list is empty"
-            raise ValueError(msg)
-    files: list[str] = []
-    for text in items:
-        if glob.has_magic(text):
-            found = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
-            if not found:
-                msg = f"no file matches the pattern {text!r}"
-                raise FileNotFoundError(msg)
-            files.extend(found)
-        elif os.path.isfile(text):
-            files.append(text)
-        elif os.path.isdir(text):
-            files.extend(_files_under(text))
-        else:
-            msg = f"input file {text!r} does not exist"
+        if not _files_under(text):
+            msg = f"input directory {text!r} holds no data files"
             raise FileNotFoundError(msg)
-    return files
+        return text
+    return expand_paths(source, directories=_files_under)
 
 
 def _read_error(path: str, fmt: str, exc: BaseException) -> Exception:

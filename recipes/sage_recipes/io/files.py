@@ -35,43 +35,13 @@ Example::
 from __future__ import annotations
 
 import csv
-import glob
 import json
-import os
 from typing import IO, Any
 
 from sage_core.api.functions import BatchFunction
+from sage_core.api.paths import expand_paths
 
 __all__ = ["CsvSource", "JsonlSource", "TextFileSource", "expand_paths"]
-
-
-def expand_paths(paths: str | os.PathLike[str] | list[str | os.PathLike[str]]) -> list[str]:
-    """The files named by ``paths`` (paths or glob patterns), sorted within each pattern.
-
-    >>> expand_paths([])
-    Traceback (most recent call last):
-    ...
-    ValueError: no input files: paths is empty
-    """
-    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    if not items:
-        msg = "no input files: paths is empty"
-        raise ValueError(msg)
-    files: list[str] = []
-    for item in items:
-        text = os.fspath(item)
-        if glob.has_magic(text):
-            found = sorted(p for p in glob.glob(text, recursive=True) if os.path.isfile(p))
-            if not found:
-                msg = f"no file matches the pattern {text!r}"
-                raise FileNotFoundError(msg)
-            files.extend(found)
-        elif os.path.isfile(text):
-            files.append(text)
-        else:
-            msg = f"input file {text!r} does not exist" + (" (it is a directory; use a pattern like 'dir/*.txt')" if os.path.isdir(text) else "")
-            raise FileNotFoundError(msg)
-    return files
 
 
 class _FileSource(BatchFunction):
