@@ -17,7 +17,7 @@ class EnvConfig(BaseModel):
 
     strict: bool = Field(False, description="fail the job on the first failing record instead of dead-lettering it")
     parallelism: int = Field(1, ge=1, description="default parallelism of operators")
-    max_bundle: int = Field(8192, ge=1, description="most records in one bundle")
+    max_bundle: int = Field(65_536, ge=1, description="most records in one bundle")
     initial_bundle: int = Field(1, ge=1, description="records in a source's first bundle; bundles then double")
     bundle_target_ms: float = Field(20.0, gt=0, description="bundles grow until one takes about this long")
     max_pending_bundles: int = Field(8, ge=1, description="bundles queued per instance before upstream waits")
