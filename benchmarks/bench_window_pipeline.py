@@ -3,7 +3,7 @@
 1,000,000 events, 1,000 keys, 1-second tumbling windows on event time, count per key and
 window: ``from_batch -> keyby -> window -> aggregate("count") -> sink``. Both must produce
 the same counts. Target: >= 1,000,000 events/s end to end. A third run checkpoints every
-0.25 s (window state and source position to a local directory) and prints its cost.
+0.05 s (window state and source position to a local directory) and prints its cost.
 
     python benchmarks/bench_window_pipeline.py [--n 1000000]
 """
@@ -44,7 +44,7 @@ def python_loop(events: list[dict]) -> dict:
     return counts
 
 
-def sage(events: list[dict], checkpoints: str | None = None, interval: float = 0.25) -> tuple[dict, int]:
+def sage(events: list[dict], checkpoints: str | None = None, interval: float = 0.05) -> tuple[dict, int]:
     env = LocalEnvironment("windows", config={"bundle_target_ms": 50})
     if checkpoints is not None:
         env.enable_checkpointing(checkpoints, interval=interval)
@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--keys", type=int, default=1000)
-    parser.add_argument("--checkpoint-interval", type=float, default=0.25)
+    parser.add_argument("--checkpoint-interval", type=float, default=0.05)
     args = parser.parse_args()
     events = make_events(args.n, args.keys)
     t0 = time.perf_counter()
