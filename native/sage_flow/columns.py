@@ -162,8 +162,8 @@ def _small_int_ids(agg: WindowAggregate, values: np.ndarray) -> np.ndarray | Non
         agg._key_lut, agg._key_lut_table = lut, table  # type: ignore[attr-defined]
     ids = lut.take(values)
     if ids.min() < 0:
-        for key in np.flatnonzero(np.bincount(values[ids < 0])).tolist():  # the new keys, each once
-            lut[key] = table[key]
+        new = np.flatnonzero(np.bincount(values[ids < 0]))  # the new keys, each once
+        lut[new] = [table[key] for key in new.tolist()]
         ids = lut.take(values)
     return ids
 
