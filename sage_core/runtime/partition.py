@@ -37,6 +37,10 @@ def stable_hash(key: Any) -> int:
     return zlib.crc32(repr(key).encode("utf-8"))
 
 
+#: Key types for which equal keys have equal stable hashes (1 == 1.0 == True included).
+_PLAIN_KEYS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 def spread(items: Sequence, parallelism: int, offset: int) -> list[tuple[int, Any]]:
     """Split ``items`` into contiguous chunks over ``parallelism`` targets, starting at ``offset``."""
     if parallelism == 1 or len(items) <= 1:
@@ -63,10 +67,10 @@ def by_key(bundle: Keyed, parallelism: int, field: str | None = None) -> list[tu
     batch = batch_type() if field is not None else None
     if batch is not None and batch in map(type, records):
         return _by_key_with_batches(bundle, parallelism, field, batch)  # type: ignore[arg-type]
-    try:  # each distinct key is hashed once
+    if set(map(type, keys)) <= _PLAIN_KEYS:  # equal keys hash alike: hash each distinct key once
         owner_of = {key: stable_hash(key) % parallelism for key in set(keys)}
         owners = list(map(owner_of.__getitem__, keys))
-    except TypeError:  # an unhashable key
+    else:  # tuples, NumPy scalars, ...: 5 == numpy.int64(5), but their stable hashes differ
         owners = [stable_hash(key) % parallelism for key in keys]
     out = []
     for target in range(parallelism):

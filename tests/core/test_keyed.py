@@ -3,6 +3,8 @@
 import pickle
 import random
 
+import pytest
+
 from sage_core import LocalEnvironment
 from sage_core.runtime.keyed import Keyed
 from sage_core.runtime.partition import by_key, stable_hash
@@ -30,6 +32,14 @@ def test_by_key_sends_each_key_to_its_owner_in_order():
         assert part.records == sorted(part.records)  # arrival order kept
         assert {stable_hash(k) % 3 for k in part.keys} == {target}
         assert all(keys[r] == k for k, r in part)
+
+
+def test_by_key_routes_each_key_by_its_own_hash_whatever_else_is_in_the_bundle():
+    np = pytest.importorskip("numpy")
+    # 5 == numpy.int64(5), but their stable hashes differ: each must keep its own owner
+    for keys in ([5, np.int64(5)], [np.int64(5), 5], [np.int64(5)], [5, 1.0, True, 1, "5", b"5", None]):
+        parts = by_key(Keyed(list(keys), list(range(len(keys)))), 4)
+        assert {i: target for target, part in parts for i in part.records} == {i: stable_hash(k) % 4 for i, k in enumerate(keys)}
 
 
 def test_by_key_accepts_unhashable_keys():
