@@ -129,6 +129,11 @@ class WindowedStream:
 _key = attrgetter("key")
 
 
+def _by_key(results: list) -> Keyed:
+    """Fired windows as a keyed bundle, each keyed by its window's key."""
+    return Keyed(list(map(_key, results)), results)
+
+
 class LateRecordError(Exception):
     """A record arrived after every window it belongs to was purged (past allowed lateness)."""
 
@@ -166,8 +171,7 @@ class WindowOperator(Operator):
         if outcome.late:
             key_of = dict(zip(map(id, records), keys))
             self._late(Keyed([key_of.get(id(record)) for record in outcome.late], outcome.late))
-        results = outcome.results
-        return Keyed(list(map(_key, results)), results)
+        return _by_key(outcome.results)
 
     def _batch(self, batch):
         field = self.node.key_field
@@ -203,8 +207,7 @@ class WindowOperator(Operator):
         if self.node.columnar and self.obj._engine is not None and self.obj._reduce is None:
             flushed = results_batch(self.obj, self.obj._engine.flush())
             return Keyed([], []) if flushed is None else Keyed([None], [flushed])
-        results = self.obj.flush()
-        return Keyed(list(map(_key, results)), results)
+        return _by_key(self.obj.flush())
 
 
 register_operator(Window, WindowOperator)

@@ -25,7 +25,14 @@ from sage_core.reliability.checkpoint import CheckpointError
 from sage_core.runtime import partition
 from sage_core.runtime.keyed import Keyed
 from sage_core.runtime.lookup import runtime_class
-from sage_core.runtime.operators import _SKIP, Operator, as_callable, call_each, instantiate
+from sage_core.runtime.operators import (
+    _SKIP,
+    Operator,
+    as_callable,
+    call_each,
+    instantiate,
+    without_skipped,
+)
 from sage_core.runtime.services import ServiceClient
 from sage_core.runtime.sources import BatchReader, PollReader
 
@@ -278,8 +285,7 @@ class StageInstance:
             self._fail(keyby, record, exc, None)
 
         keys = call_each(selector, values, fail, _SKIP)
-        bundle = Keyed(keys, values)
-        return bundle.compress([k is not _SKIP for k in keys]) if failed else bundle
+        return without_skipped(Keyed(keys, values), keys, failed > 0)
 
     def _describe(self, node: ir.Node) -> str:
         """``"Function (file:line)"``, once per node (reading the source is slow)."""

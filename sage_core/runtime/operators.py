@@ -3,9 +3,9 @@ operator shares (``RecordOperator``), and the built-in operators made from it.
 
 An operator gets a list of records (or, when its stage is keyed, a
 :class:`~sage_core.runtime.keyed.Keyed` bundle: keys and records as parallel lists) and
-returns what it emits in the same form. A record that raises is handed to ``fail`` (dead letter, or
-an ``OperatorError`` in strict mode) and the rest of the bundle goes on. Which operator
-runs which node type is decided in ``lookup.py``, not here.
+returns what it emits in the same form. A record that raises is handed to ``fail`` (dead
+letter, or an ``OperatorError`` in strict mode) and the rest of the bundle goes on. Which
+operator runs which node type is decided in ``lookup.py``, not here.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def call_each(fn: Callable[[Any], Any], items: list, fail: Fail, fill: Any, retr
                     exc = last
             fail(record, exc)
             out.append(fill)
+
+
+def without_skipped(bundle: Keyed, values: list, failed: bool) -> Keyed:
+    """``bundle`` without the pairs whose value in ``values`` is the fill of a failed record
+    (checked only when ``failed``: most bundles have no failure and pass as they are)."""
+    return bundle.compress([v is not _SKIP for v in values]) if failed else bundle
 
 
 def instantiate(spec: ir.FunctionSpec, ctx: RuntimeContext) -> Any:
@@ -256,8 +262,7 @@ class RecordOperator(Operator):
         shape, failed = self.shape, self.errors != errors_before
         if shape == ONE:
             if keyed:
-                out = Keyed(items.keys, results)
-                return out.compress([r is not _SKIP for r in results]) if failed else out
+                return without_skipped(Keyed(items.keys, results), results, failed)
             return [r for r in results if r is not _SKIP] if failed else results
         if shape == KEEP:
             kept = items.compress(results) if keyed else list(compress(items, results))
@@ -269,8 +274,7 @@ class RecordOperator(Operator):
                 return Keyed(keys, [out for outs in results if outs for out in outs])
             return [out for outs in results if outs for out in outs]
         if shape == KEY:
-            out = Keyed(results, items.records if keyed else items)
-            return out.compress([k is not _SKIP for k in results]) if failed else out
+            return without_skipped(Keyed(results, items.records if keyed else items), results, failed)
         return []
 
 
@@ -365,8 +369,9 @@ class BatchMapOperator(Operator):
     def run_keyed(self, bundle, input_index):
         if len(bundle) == 1:
             self.ctx.current_key = bundle.keys[0]
+        before = self.errors
         outs = self._run(bundle, bundle.records, self.fail_keyed, keep=True)
-        return Keyed(bundle.keys, outs).compress([out is not _SKIP for out in outs])
+        return without_skipped(Keyed(bundle.keys, outs), outs, self.errors != before)
 
     def _run(self, items: list, records: list, fail: Fail, keep: bool = False) -> list:
         """Outputs for ``records`` (``_SKIP`` for failed ones when ``keep``); ``items`` are
